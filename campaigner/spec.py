@@ -121,6 +121,8 @@ class _Model(BaseModel):
 class FlowStep(_Model):
     """One step of the failover flow: a channel and its sender."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
+
     channel: Literal["LINE", "SMS"] = Field(description="LINE or SMS")
     sender: str = Field(
         alias="from",
