@@ -1,0 +1,71 @@
+"""What several commands share: the target option, the scenario lookup, the read-only ledger view."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from campaigner.ledger import Ledger
+    from campaigner.load import LoadedCampaign
+    from campaigner.plan import ScenarioChange
+    from campaigner.target import Connection, Target
+
+F = Callable[..., Any]
+
+
+def target_option(func: F) -> F:
+    return click.option(
+        "--target",
+        type=click.Choice(["sandbox", "provider"]),
+        default=None,
+        help="Force the embedded sandbox, or require the provider from the environment.",
+    )(func)
+
+
+def open_ledger(target: Target, *, create: bool) -> Ledger | None:
+    """The ledger, or None when it does not exist and ``create`` is false (plan writes nothing)."""
+    from campaigner.ledger import Ledger
+    from campaigner.target import state_path
+
+    path = state_path()
+    if not create and not path.exists():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Ledger(path)
+
+
+def sent_lookup(ledger: Ledger | None, target: Target, campaign: str) -> Callable[[Sequence[str]], dict[str, str]] | None:
+    if ledger is None:
+        return None
+
+    def lookup(message_ids: Sequence[str]) -> dict[str, str]:
+        return ledger.states(target.id, campaign, message_ids)
+
+    return lookup
+
+
+async def _scenarios(conn: Connection) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    from campaigner.omni import OmniClient
+
+    async with OmniClient(conn.config) as client:
+        found = await client.list_scenarios()
+    return [(s.key, s.name or "", [(step.channel, step.sender) for step in s.flow]) for s in found]
+
+
+def lookup_scenario(conn: Connection, loaded: LoadedCampaign, ledger: Ledger | None) -> ScenarioChange:
+    """Read-only: compare the campaign's scenario with the target's."""
+    from campaigner.plan import scenario_change
+
+    existing = asyncio.run(_scenarios(conn))
+    known = ledger.scenario_key(conn.target.id, loaded.spec.scenario.name) if ledger else None
+    return scenario_change(loaded, existing, known_key=known)
+
+
+def atomic_write_path(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.tmp")

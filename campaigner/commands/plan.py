@@ -1,0 +1,67 @@
+"""`campaigner plan CAMPAIGN.yaml`: show exactly what apply would send; send nothing, create nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from campaigner.commands.common import atomic_write_path, lookup_scenario, open_ledger, sent_lookup, target_option
+
+
+@click.command("plan")
+@click.argument("campaign_file", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for `campaigner apply FILE`.")
+@click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when something would.")
+@target_option
+def command(
+    campaign_file: Path, fmt: str, out: Path | None, show_pii: bool, detailed_exitcode: bool, target: str | None
+) -> None:
+    """Show what `apply` would send for CAMPAIGN_FILE. Nothing is sent or created."""
+    from campaigner import planview
+    from campaigner.load import load_campaign
+    from campaigner.plan import build_plan
+    from campaigner.planfile import PlanWriter
+    from campaigner.target import choose_target, connect
+
+    loaded = load_campaign(campaign_file)
+    chosen = choose_target(target)
+    ledger = open_ledger(chosen, create=False)
+    try:
+        with connect(chosen) as conn:
+            change = lookup_scenario(conn, loaded, ledger)
+        lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
+        from campaigner import ids
+
+        if out is None:
+            plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)
+        else:
+            tmp = atomic_write_path(out)
+            try:
+                with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+                    writer = PlanWriter(
+                        fh, loaded, target_id=chosen.id, bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
+                        scenario=change,
+                    )
+                    plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
+                    writer.finish(plan)
+                os.replace(tmp, out)
+            finally:
+                tmp.unlink(missing_ok=True)
+    finally:
+        if ledger is not None:
+            ledger.close()
+    if fmt == "json":
+        click.echo(conn.description, err=True)
+        click.echo(planview.to_json(plan, show_pii=show_pii), nl=False)
+    elif fmt == "markdown":
+        click.echo(planview.to_markdown(plan, target_line=conn.description, show_pii=show_pii), nl=False)
+    else:
+        click.echo(planview.to_text(plan, target_line=conn.description, show_pii=show_pii), nl=False)
+    if out is not None:
+        click.echo(f"Saved the plan to {out}; apply it with `campaigner apply {out}`.", err=True)
+    if detailed_exitcode and plan.has_changes:
+        raise click.exceptions.Exit(2)
