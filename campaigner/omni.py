@@ -1,0 +1,719 @@
+"""The OMNI HTTP client: configuration, auth, retries under one shared pause, error envelope -> exceptions.
+
+Retry rules (never send a message twice):
+
+- reads (GET) are retried on 429, 5xx and network errors;
+- a send (``POST /omni/1/advanced``) and scenario create/update are retried only on 429 and when the
+  request certainly never reached the provider (connect error, connect timeout, pool timeout). A 5xx,
+  a read/write timeout, a reset or a protocol error raise :class:`OutcomeUnknownError` at once;
+- a 429 sets the client's :class:`PauseGate` from ``Retry-After``: every request awaits it, so one 429
+  pauses all concurrent requests once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any, ClassVar, Final, TypeVar
+from urllib.parse import quote, urlsplit
+
+import httpx
+import pydantic
+
+from campaigner import __version__
+from campaigner.errors import (
+    ConnectFailedError,
+    OutcomeUnknownError,
+    ProviderError,
+    RateLimitedError,
+    TargetError,
+)
+from campaigner.omni_models import (
+    AdvancedRequest,
+    FlowStep,
+    Scenario,
+    ScenarioList,
+    ScenarioRequest,
+    SendResponse,
+    format_timestamp,
+)
+
+__all__ = [
+    "ADVANCED_PATH",
+    "LOGS_PATH",
+    "REPORTS_PATH",
+    "SCENARIOS_PATH",
+    "ApiKeyAuth",
+    "BasicAuth",
+    "ClientConfig",
+    "OmniClient",
+    "PauseGate",
+    "RetryPolicy",
+    "Timeouts",
+    "normalize_base_url",
+    "parse_retry_after",
+]
+
+log = logging.getLogger("campaigner.http")
+
+SCENARIOS_PATH: Final = "/omni/1/scenarios"
+ADVANCED_PATH: Final = "/omni/1/advanced"
+REPORTS_PATH: Final = "/omni/1/reports"
+LOGS_PATH: Final = "/omni/1/logs"
+
+DEFAULT_USER_AGENT: Final = f"campaigner/{__version__}"
+REDACTED: Final = "[redacted]"
+# Budget for the encoded ``messageId`` list of one logs query, so that URLs stay under ~6 KB.
+LOGS_IDS_BUDGET: Final = 5500
+MAX_LIMIT: Final = 1000
+
+# Raised before a single byte of the request left: always safe to retry.
+_NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_JSON_HEADERS: Final = {"Content-Type": "application/json"}
+
+_M = TypeVar("_M", bound=pydantic.BaseModel)
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiKeyAuth:
+    """``Authorization: App <api key>`` (the provider's recommended scheme)."""
+
+    api_key: str
+
+    scheme: ClassVar[str] = "App"
+
+    def header(self) -> str:
+        return f"App {self.api_key}"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.api_key,)
+
+    def __repr__(self) -> str:
+        return f"ApiKeyAuth(api_key='{REDACTED}')"
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """``Authorization: Basic base64(username:password)``."""
+
+    username: str
+    password: str
+
+    scheme: ClassVar[str] = "Basic"
+
+    def header(self) -> str:
+        return "Basic " + self._token()
+
+    def _token(self) -> str:
+        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.password, self._token())
+
+    def __repr__(self) -> str:
+        return f"BasicAuth(username={self.username!r}, password='{REDACTED}')"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timeouts:
+    """Seconds per phase; ``read`` is per socket read, ``pool`` is the wait for a free connection."""
+
+    connect: float = 5.0
+    read: float = 30.0
+    write: float = 30.0
+    pool: float = 30.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter; ``Retry-After`` (capped by ``max_retry_after``) wins."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    jitter: bool = True
+    max_retry_after: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if self.base_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
+            raise ValueError("retry delays cannot be negative")
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """The pause after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** min(attempt - 1, 32)))
+        return rng.uniform(0, ceiling) if self.jitter else ceiling
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_base_url(value: str, *, what: str = "base URL") -> str:
+    """``xxxxx.api.infobip.com`` -> ``https://xxxxx.api.infobip.com``; HTTPS unless the host is loopback."""
+    raw = value.strip()
+    if not raw:
+        raise TargetError(f"error: {what} is empty")
+    if "://" not in raw:
+        raw = "https://" + raw
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise TargetError(f"error: {what} is not a valid URL: {exc}") from None
+    if parts.username is not None or parts.password is not None:
+        raise TargetError(f"error: {what} must not contain credentials (use the API key variables)")
+    if parts.scheme not in ("http", "https"):
+        raise TargetError(f"error: {what} must start with https:// (got {parts.scheme}://)")
+    if not host:
+        raise TargetError(f"error: {what} has no host: {raw}")
+    if parts.query or parts.fragment:
+        raise TargetError(f"error: {what} must not have a query or fragment: {raw}")
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise TargetError(
+            f"error: {what} {raw} uses plain http; https is required "
+            "(http only for loopback hosts: 127.0.0.0/8, ::1, localhost)"
+        )
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig:
+    """Where and how the client talks to OMNI. ``repr`` never shows a secret."""
+
+    base_url: str
+    auth: ApiKeyAuth | BasicAuth
+    timeouts: Timeouts = Timeouts()
+    retry: RetryPolicy = RetryPolicy()
+    user_agent: str = DEFAULT_USER_AGENT
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
+
+    @property
+    def origin(self) -> str:
+        """Scheme and host (the ledger's ``target_id`` for a real provider)."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def is_loopback(self) -> bool:
+        return _is_loopback(urlsplit(self.base_url).hostname or "")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> ClientConfig | None:
+        """``INFOBIP_BASE_URL`` with ``INFOBIP_API_KEY`` (App) or ``INFOBIP_USERNAME``/``INFOBIP_PASSWORD``.
+
+        None when none of them is set; :class:`TargetError` when the set is incomplete or ambiguous.
+        """
+        base = _env(environ, "INFOBIP_BASE_URL")
+        key = _env(environ, "INFOBIP_API_KEY")
+        user = _env(environ, "INFOBIP_USERNAME")
+        password = _env(environ, "INFOBIP_PASSWORD")
+        if not (base or key or user or password):
+            return None
+        if key and (user or password):
+            raise TargetError("error: set either INFOBIP_API_KEY or INFOBIP_USERNAME and INFOBIP_PASSWORD, not both")
+        if base is None:
+            given = "INFOBIP_API_KEY" if key else "INFOBIP_USERNAME" if user else "INFOBIP_PASSWORD"
+            raise TargetError(
+                f"error: {given} is set but INFOBIP_BASE_URL is not "
+                "(set it to your account's base URL, e.g. https://xxxxx.api.infobip.com)"
+            )
+        auth: ApiKeyAuth | BasicAuth
+        if key:
+            auth = ApiKeyAuth(key)
+        elif user and password:
+            auth = BasicAuth(user, password)
+        elif user or password:
+            given, missing = (
+                ("INFOBIP_USERNAME", "INFOBIP_PASSWORD") if user else ("INFOBIP_PASSWORD", "INFOBIP_USERNAME")
+            )
+            raise TargetError(f"error: {given} is set but {missing} is not")
+        else:
+            raise TargetError(
+                "error: INFOBIP_BASE_URL is set but INFOBIP_API_KEY is not "
+                "(or set INFOBIP_USERNAME and INFOBIP_PASSWORD)"
+            )
+        return cls(base_url=normalize_base_url(base, what="INFOBIP_BASE_URL"), auth=auth)
+
+
+# --- the shared pause ------------------------------------------------------------------------------
+
+
+class PauseGate:
+    """One pause shared by every request of a client: a 429 sets it, every request awaits it."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until = 0.0
+        self.pauses = 0  # how many distinct pauses began (an extension of a running one is not counted)
+
+    @property
+    def deadline(self) -> float:
+        return self._until
+
+    def remaining(self) -> float:
+        return max(0.0, self._until - self._clock())
+
+    def pause_until(self, deadline: float) -> None:
+        """Hold every request until ``deadline`` (a ``time.monotonic()`` value); never shortens a pause."""
+        if deadline > self._until:
+            if self._until <= self._clock():
+                self.pauses += 1
+            self._until = deadline
+
+    def pause_for(self, seconds: float) -> None:
+        self.pause_until(self._clock() + seconds)
+
+    async def wait(self) -> None:
+        while (delay := self._until - self._clock()) > 0:
+            await asyncio.sleep(delay)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds (a number or an HTTP-date); None when absent or unreadable."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+def _envelope(response: httpx.Response) -> tuple[str, str | None, dict[str, list[str]]]:
+    """The provider's ``requestError.serviceException`` -> (text, messageId, validationErrors)."""
+    reason = response.reason_phrase or f"HTTP {response.status_code}"
+    data: object = None
+    if response.content:
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            data = None
+    request_error = data.get("requestError") if isinstance(data, dict) else None
+    service = request_error.get("serviceException") if isinstance(request_error, dict) else None
+    if isinstance(service, dict):
+        message_id = service.get("messageId")
+        text = service.get("text")
+        raw_errors = service.get("validationErrors")
+        errors: dict[str, list[str]] = {}
+        if isinstance(raw_errors, dict):
+            for name, messages in raw_errors.items():
+                items = messages if isinstance(messages, list) else [messages]
+                errors[str(name)] = [str(m) for m in items]
+        return (
+            text if isinstance(text, str) and text else reason,
+            message_id if isinstance(message_id, str) else None,
+            errors,
+        )
+    content_type = response.headers.get("content-type", "")
+    if response.content and "html" not in content_type:
+        snippet = " ".join(response.text.split())[:200]
+        if snippet:
+            return f"{reason}: {snippet}", None, {}
+    return reason, None, {}
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _dumps(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _chunks(ids: Sequence[str], *, budget: int, max_count: int) -> Iterator[list[str]]:
+    """Consecutive runs of ids whose encoded comma list fits ``budget`` bytes (and ``max_count``)."""
+    chunk: list[str] = []
+    size = 0
+    for message_id in ids:
+        cost = len(quote(message_id, safe="")) + 3  # "%2C"
+        if chunk and (size + cost > budget or len(chunk) >= max_count):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(message_id)
+        size += cost
+    if chunk:
+        yield chunk
+
+
+def _query(**values: object) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            params[name] = "true" if value else "false"
+        elif isinstance(value, datetime):
+            params[name] = format_timestamp(value)
+        else:
+            params[name] = str(value)
+    return params
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+
+
+# --- the client ------------------------------------------------------------------------------------
+
+
+class OmniClient:
+    """Async OMNI client over one ``httpx.AsyncClient``; use as ``async with OmniClient(config) as c``."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 16,
+    ) -> None:
+        self.config = config
+        self.gate = PauseGate()
+        self._rng = random.Random()
+        self._secrets = tuple(s for s in config.auth.secrets() if s)
+        t = config.timeouts
+        self._http = httpx.AsyncClient(
+            base_url=config.base_url,
+            headers={
+                "Authorization": config.auth.header(),
+                "User-Agent": config.user_agent,
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+            follow_redirects=False,
+            # Environment proxies must not capture the loopback sandbox.
+            trust_env=not config.is_loopback,
+        )
+        log.debug(
+            "OMNI client for %s (Authorization: %s %s, User-Agent: %s, max %d connections)",
+            config.origin,
+            config.auth.scheme,
+            REDACTED,
+            config.user_agent,
+            max_connections,
+        )
+
+    def __repr__(self) -> str:
+        return f"OmniClient(base_url={self.config.base_url!r})"
+
+    async def __aenter__(self) -> OmniClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- scenarios ---------------------------------------------------------------------------------
+
+    async def list_scenarios(self, *, page_size: int = 100) -> list[Scenario]:
+        """Every scenario, following pages until a short one (or one with nothing new)."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        found: dict[str, Scenario] = {}
+        page = 0
+        while True:
+            params = _query(limit=page_size, page=page)
+            response = await self._call("GET", SCENARIOS_PATH, params=params, safe=True)
+            batch = self._parse(ScenarioList, response, "GET", SCENARIOS_PATH).scenarios
+            new = [s for s in batch if s.key not in found]
+            found.update((s.key, s) for s in new)
+            # `not new` guards against a server that ignores `page` and repeats itself.
+            if len(batch) < page_size or not new:
+                return list(found.values())
+            page += 1
+
+    async def get_scenario(self, key: str) -> Scenario:
+        """One scenario; :class:`ProviderError` with status 404 when the key is unknown."""
+        path = f"{SCENARIOS_PATH}/{quote(str(key), safe='')}"
+        response = await self._call("GET", path, safe=True)
+        return self._parse(Scenario, response, "GET", path)
+
+    async def create_scenario(
+        self, name: str, flow: Sequence[FlowStep | Mapping[str, Any]], *, default: bool = False
+    ) -> Scenario:
+        """Create a scenario (200 or 201). Not idempotent: a 5xx or lost answer is an unknown outcome."""
+        body = ScenarioRequest.model_validate({"name": name, "flow": list(flow), "default": default})
+        response = await self._call("POST", SCENARIOS_PATH, content=_dumps(body.to_body()), safe=False)
+        return self._parse(Scenario, response, "POST", SCENARIOS_PATH, unknown=True)
+
+    async def update_scenario(
+        self,
+        key: str,
+        name: str,
+        flow: Sequence[FlowStep | Mapping[str, Any]],
+        *,
+        default: bool | None = None,
+    ) -> Scenario:
+        """Replace a scenario's name and flow (``default`` only when given); 404 for an unknown key."""
+        body = ScenarioRequest.model_validate({"name": name, "flow": list(flow), "default": default})
+        path = f"{SCENARIOS_PATH}/{quote(str(key), safe='')}"
+        response = await self._call("PUT", path, content=_dumps(body.to_body()), safe=False)
+        return self._parse(Scenario, response, "PUT", path, unknown=True)
+
+    # --- sending -----------------------------------------------------------------------------------
+
+    async def send(self, body: Mapping[str, Any] | AdvancedRequest) -> SendResponse:
+        """``POST /omni/1/advanced`` with a JSON-ready body (not re-validated here: the hot path).
+
+        Raises :class:`OutcomeUnknownError` when the request may have been processed without an answer
+        (5xx, read timeout, reset), :class:`ConnectFailedError` when it certainly never arrived,
+        :class:`RateLimitedError` when 429s outlast the retries, :class:`ProviderError` on a rejection.
+        """
+        if isinstance(body, AdvancedRequest):
+            body = body.to_body()
+        response = await self._call("POST", ADVANCED_PATH, content=_dumps(body), safe=False)
+        return self._parse(SendResponse, response, "POST", ADVANCED_PATH, unknown=True)
+
+    # --- reports and logs --------------------------------------------------------------------------
+
+    async def reports(
+        self,
+        *,
+        bulk_id: str | None = None,
+        message_id: str | None = None,
+        channel: str | None = None,
+        limit: int = MAX_LIMIT,
+    ) -> list[dict[str, Any]]:
+        """Delivery reports not returned before, raw as they arrived: store them before counting them."""
+        _check_limit(limit)
+        params = _query(bulkId=bulk_id, messageId=message_id, channel=channel, limit=limit)
+        response = await self._call("GET", REPORTS_PATH, params=params, safe=True)
+        return self._results(response, REPORTS_PATH)
+
+    async def logs(
+        self,
+        *,
+        bulk_id: str | None = None,
+        message_ids: Sequence[str] | None = None,
+        limit: int = MAX_LIMIT,
+        channel: str | None = None,
+        general_status: str | None = None,
+        sent_since: str | datetime | None = None,
+        sent_until: str | datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Message logs, raw (readable again, kept 48 hours). Long id lists go out in several requests.
+
+        A request that comes back full (``limit`` entries) for several ids is split in two and asked
+        again, so that no log is cut off by the limit.
+        """
+        _check_limit(limit)
+        base = _query(
+            bulkId=bulk_id,
+            channel=channel,
+            generalStatus=general_status,
+            sentSince=sent_since,
+            sentUntil=sent_until,
+            limit=limit,
+        )
+        if message_ids is None:
+            return await self._logs_once(base)
+        ids = list(dict.fromkeys(message_ids))
+        results: list[dict[str, Any]] = []
+        for chunk in _chunks(ids, budget=LOGS_IDS_BUDGET, max_count=limit):
+            results.extend(await self._logs_for(base, chunk, limit))
+        return results
+
+    async def _logs_for(self, base: dict[str, str], ids: list[str], limit: int) -> list[dict[str, Any]]:
+        found = await self._logs_once({**base, "messageId": ",".join(ids)})
+        if len(found) >= limit and len(ids) > 1:
+            half = len(ids) // 2
+            return await self._logs_for(base, ids[:half], limit) + await self._logs_for(base, ids[half:], limit)
+        return found
+
+    async def _logs_once(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        response = await self._call("GET", LOGS_PATH, params=params, safe=True)
+        return self._results(response, LOGS_PATH)
+
+    # --- the one request loop ----------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        safe: bool,
+    ) -> httpx.Response:
+        """Send with retries. ``safe``: may be repeated after it possibly reached the provider (reads)."""
+        policy = self.config.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            await self.gate.wait()
+            started = time.perf_counter()
+            try:
+                response = await self._http.request(
+                    method,
+                    path,
+                    params=params,
+                    content=content,
+                    headers=_JSON_HEADERS if content is not None else None,
+                )
+            except httpx.HTTPError as exc:
+                self._log(method, path, _describe(exc), started, attempt)
+                not_sent = isinstance(exc, _NOT_SENT)
+                if not (safe or not_sent):
+                    raise OutcomeUnknownError(
+                        self._redact(f"no answer ({_describe(exc)}); the request may have been processed"),
+                        method=method,
+                        url_path=path,
+                    ) from exc
+                if attempt >= policy.max_attempts:
+                    if not_sent:
+                        raise ConnectFailedError(
+                            self._redact(
+                                f"error: cannot reach the provider at {self.config.origin} "
+                                f"({_describe(exc)}) after {attempt} attempts; nothing was sent"
+                            )
+                        ) from exc
+                    raise ProviderError(
+                        0,
+                        self._redact(f"no answer ({_describe(exc)}) after {attempt} attempts"),
+                        method=method,
+                        url_path=path,
+                    ) from exc
+                await asyncio.sleep(policy.delay(attempt, self._rng))
+                continue
+
+            status = response.status_code
+            self._log(method, path, str(status), started, attempt)
+            if 200 <= status < 300:
+                return response
+            if status == 429:
+                error = self._error(response, method, path)
+                assert isinstance(error, RateLimitedError)
+                delay = error.retry_after if error.retry_after is not None else policy.delay(attempt, self._rng)
+                if delay > policy.max_retry_after:
+                    raise error
+                self.gate.pause_until(time.monotonic() + delay)
+                if attempt >= policy.max_attempts:
+                    raise error
+                log.debug("429 on %s %s: every request pauses %.3f s", method, path, delay)
+                continue
+            if status >= 500:
+                if not safe:
+                    text, message_id, _ = _envelope(response)
+                    raise OutcomeUnknownError(
+                        self._redact(f"{text}; the request may have been processed"),
+                        status=status,
+                        message_id=message_id,
+                        method=method,
+                        url_path=path,
+                    )
+                if attempt < policy.max_attempts:
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    pause = policy.delay(attempt, self._rng) if retry_after is None else retry_after
+                    await asyncio.sleep(min(pause, policy.max_retry_after))
+                    continue
+            raise self._error(response, method, path)
+
+    def _error(self, response: httpx.Response, method: str, path: str) -> ProviderError:
+        text, message_id, validation_errors = _envelope(response)
+        text = self._redact(text)
+        if response.status_code == 429:
+            return RateLimitedError(
+                text,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                message_id=message_id,
+                validation_errors=validation_errors,
+                method=method,
+                url_path=path,
+            )
+        return ProviderError(
+            response.status_code,
+            text,
+            message_id=message_id,
+            validation_errors=validation_errors,
+            method=method,
+            url_path=path,
+        )
+
+    def _parse(self, model: type[_M], response: httpx.Response, method: str, path: str, *, unknown: bool = False) -> _M:
+        """A 2xx body as ``model``; an unreadable one is an unknown outcome for non-idempotent calls."""
+        try:
+            return model.model_validate_json(response.content)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            text = f"unreadable answer: {where}: {first['msg']}"
+            if unknown:
+                raise OutcomeUnknownError(
+                    f"{text}; the request was processed",
+                    status=response.status_code,
+                    method=method,
+                    url_path=path,
+                ) from exc
+            raise ProviderError(response.status_code, text, method=method, url_path=path) from exc
+
+    def _results(self, response: httpx.Response, path: str) -> list[dict[str, Any]]:
+        try:
+            data = json.loads(response.content) if response.content else {}
+        except ValueError as exc:
+            raise ProviderError(
+                response.status_code, "unreadable answer: not JSON", method="GET", url_path=path
+            ) from exc
+        results = data.get("results", []) if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            raise ProviderError(response.status_code, "unreadable answer: no results list", method="GET", url_path=path)
+        return [r for r in results if isinstance(r, dict)]
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def _log(self, method: str, path: str, outcome: str, started: float, attempt: int) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1000
+            log.debug("%s %s -> %s in %.1f ms (attempt %d)", method, path, outcome, elapsed, attempt)
