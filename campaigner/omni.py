@@ -636,7 +636,7 @@ class OmniClient:
                 delay = error.retry_after if error.retry_after is not None else policy.delay(attempt, self._rng)
                 if delay > policy.max_retry_after:
                     raise error
-                self.gate.pause_until(time.monotonic() + delay)
+                self.gate.pause_for(delay)
                 if attempt >= policy.max_attempts:
                     raise error
                 log.debug("429 on %s %s: every request pauses %.3f s", method, path, delay)
