@@ -60,11 +60,11 @@ class OutcomeLike(Protocol):
     """What the summary reads of one recipient's ledger record (the ledger's ``Outcome`` fits)."""
 
     @property
-    def row(self) -> int: ...
+    def row(self) -> int | None: ...  # None: the ledger does not know the CSV row
     @property
     def message_id(self) -> str: ...
     @property
-    def recipient_id(self) -> str: ...
+    def recipient_id(self) -> str | None: ...
     @property
     def state(self) -> str: ...  # planned | sending | accepted | rejected | unknown
     @property
@@ -100,7 +100,7 @@ class SummaryContext:
 class MessageResult:
     """One recipient's outcome as the summary reads it (and as messages.csv shows it)."""
 
-    row: int
+    row: int | None
     message_id: str
     state: str
     outcome: str  # a FINAL_GROUPS member, "unknown" or "not_sent"
@@ -114,7 +114,7 @@ class MessageResult:
     source: str  # report_source: 'reports' | 'logs', "" without a report
 
     def csv_cells(self) -> list[str]:
-        cells = [str(self.row), self.message_id, self.channel, self.status, self.error]
+        cells = ["" if self.row is None else str(self.row), self.message_id, self.channel, self.status, self.error]
         cells += ["" if self.price is None else format(self.price, "f"), self.currency]
         cells += [self.state, self.outcome, self.source]
         return [spreadsheet_safe(c) for c in cells]

@@ -12,12 +12,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
-from importlib import resources
 from typing import Any, Final
 
 import jinja2
 
-from campaigner.summary import MAX_CHANNELS, NOT_DELIVERED, OTHER, Summary
+from campaigner.summary import CHANNEL_GROUPS, MAX_CHANNELS, NOT_DELIVERED, OTHER, Summary
 
 _MONEY: Final = Decimal("0.000001")
 TOP_ROWS: Final = 10  # rows per table of errors, reasons, skips in summary.md (the rest in one row)
@@ -197,9 +196,8 @@ def funnel_bars(summary: Summary) -> list[dict[str, Any]]:
 
 @functools.cache
 def _template() -> jinja2.Template:
-    source = resources.files("campaigner").joinpath("templates/report.html.j2").read_text("utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return env.from_string(source)
+    return env.from_string(REPORT_TEMPLATE)
 
 
 def render_html(summary: Summary) -> str:
@@ -221,8 +219,141 @@ def render_html(summary: Summary) -> str:
         p50=format_seconds(s.latency_p50),
         p95=format_seconds(s.latency_p95),
         bars=bars,
+        groups=CHANNEL_GROUPS,
         svg_width=_LABEL_W + _CHART_W + 130,
         svg_height=len(bars) * _ROW_H + 8,
         bar_height=_BAR_H,
         label_width=_LABEL_W,
     )
+
+
+# A constant rather than a file under campaigner/templates/: that directory would shadow the
+# campaigner.templates module (Jinja2 rendering of campaign content) for type checkers and readers.
+REPORT_TEMPLATE: Final = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ s.campaign }} → {{ s.target }}: campaign report</title>
+<style>
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
+       margin: 2rem auto; max-width: 60rem; padding: 0 1rem; }
+h1 { font-size: 1.4rem; margin-bottom: .2rem; }
+h2 { font-size: 1.1rem; margin-top: 1.8rem; border-bottom: 1px solid #d0d7de; padding-bottom: .2rem; }
+.headline { font-size: 1.05rem; font-weight: 600; }
+.muted { color: #59636e; }
+table { border-collapse: collapse; margin: .4rem 0; }
+th, td { border: 1px solid #d0d7de; padding: .25rem .6rem; text-align: left; vertical-align: top; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+code { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .92em; overflow-wrap: anywhere; }
+svg text { font-size: 13px; fill: #1f2328; }
+.line { fill: #06c755; } .sms { fill: #0969da; } .fail { fill: #cf222e; }
+.pending { fill: #bf8700; } .unknown { fill: #8c959f; }
+.grid { stroke: #d0d7de; }
+</style>
+</head>
+<body>
+<h1>{{ s.campaign }} <span class="muted">→ {{ s.target }}</span></h1>
+<p class="headline">{{ headline }}</p>
+{% if description %}
+<p>{{ description }}</p>
+{% endif %}
+<p class="muted">bulkId <code>{{ s.bulk_id }}</code> · flow {{ s.flow | join(" → ") }}</p>
+
+<h2>Failover funnel</h2>
+{% if bars | sum(attribute="count") %}
+<svg width="{{ svg_width }}" height="{{ svg_height }}" viewBox="0 0 {{ svg_width }} {{ svg_height }}"
+     role="img" aria-labelledby="funnel-title">
+<title id="funnel-title">Failover funnel:
+{%- for b in bars %} {{ b.label }} {{ b.count }}{{ ";" if not loop.last }}{% endfor %}</title>
+<line class="grid" x1="{{ label_width }}" y1="0" x2="{{ label_width }}" y2="{{ svg_height }}"/>
+{% for b in bars %}
+<text x="0" y="{{ b.y + 16 }}">{{ b.label }}</text>
+<rect class="{{ b.css }}" x="{{ b.x }}" y="{{ b.y }}" width="{{ b.width }}" height="{{ bar_height }}" rx="3"/>
+<text x="{{ b.text_x }}" y="{{ b.y + 16 }}">{{ b.count }} ({{ b.percent }})</text>
+{% endfor %}
+</svg>
+{% else %}
+<p class="muted">No message has reached the provider yet.</p>
+{% endif %}
+
+<h2>Recipients</h2>
+<table>
+<tr><th>planned</th><td class="n">{{ s.recipients.planned }}</td></tr>
+<tr><th>sent</th><td class="n">{{ s.recipients.sent }}</td></tr>
+<tr><th>rejected at send</th><td class="n">{{ s.recipients.rejected }}</td></tr>
+<tr><th>unknown outcome</th><td class="n">{{ s.recipients.unknown }}</td></tr>
+{% if s.not_sent %}
+<tr><th>not sent yet</th><td class="n">{{ s.not_sent }}</td></tr>
+{% endif %}
+<tr><th>skipped</th><td class="n">{{ skipped_total }}</td></tr>
+{% for reason, n in skipped %}
+<tr><td>skipped: {{ reason }}</td><td class="n">{{ n }}</td></tr>
+{% endfor %}
+</table>
+
+<h2>Final status</h2>
+<table>
+<tr><th>status</th><th class="n">recipients</th></tr>
+{% for group, n in s.final.items() %}
+<tr><td>{{ group }}</td><td class="n">{{ n }}</td></tr>
+{% endfor %}
+</table>
+
+<h2>Channels</h2>
+<table>
+<tr><th>channel</th>{% for group in groups %}<th class="n">{{ group }}</th>{% endfor %}</tr>
+{% for channel, counts in channels %}
+<tr><td>{{ channel }}</td>{% for group in groups %}<td class="n">{{ counts[group] }}</td>{% endfor %}</tr>
+{% endfor %}
+</table>
+
+<h2>Errors</h2>
+{% if errors %}
+<table>
+<tr><th>error</th><th class="n">count</th><th>description</th></tr>
+{% for name, n, description in errors %}
+<tr><td><code>{{ name }}</code></td><td class="n">{{ n }}</td><td>{{ description }}</td></tr>
+{% endfor %}
+</table>
+{% else %}
+<p class="muted">No errors in the delivery reports.</p>
+{% endif %}
+{% if s.reports_from_logs %}
+<p class="muted">{{ s.reports_from_logs }} report{{ "" if s.reports_from_logs == 1 else "s" }} from the provider's logs:
+status only, no error details.</p>
+{% endif %}
+{% if reasons %}
+<h2>Rejected at send</h2>
+<table>
+<tr><th>reason</th><th class="n">recipients</th></tr>
+{% for reason, n in reasons %}
+<tr><td>{{ reason }}</td><td class="n">{{ n }}</td></tr>
+{% endfor %}
+</table>
+{% endif %}
+
+<h2>Cost</h2>
+{% if cost %}
+<table>
+<tr><th>currency</th><th class="n">total</th></tr>
+{% for currency, total in cost %}
+<tr><td>{{ currency }}</td><td class="n">{{ total }}</td></tr>
+{% endfor %}
+</table>
+{% else %}
+<p class="muted">No price in the delivery reports yet.</p>
+{% endif %}
+
+<h2>Latency</h2>
+{% if s.latency_reports %}
+<p>From sent to done, over {{ s.latency_reports }} final report{{ "" if s.latency_reports == 1 else "s" }}
+{{- "" if s.latency_exact else " (within 0.5 %)" }}: p50 <strong>{{ p50 }}</strong>, p95 <strong>{{ p95 }}</strong>.</p>
+{% else %}
+<p class="muted">No final delivery report with timestamps yet.</p>
+{% endif %}
+</body>
+</html>
+"""

@@ -611,3 +611,8 @@ def test_summary_is_pure_core(module: Any) -> None:
     forbidden = {"httpx", "sqlite3", "campaigner.ledger", "campaigner.omni", "campaigner.apply", "campaigner.cli"}
     assert not {name for name in imported if name.split(".")[0] in forbidden or name in forbidden}
     assert not {name for name in imported if name.startswith(("campaigner.commands", "campaigner.sandbox"))}
+
+
+def test_a_row_the_ledger_does_not_know_is_an_empty_cell() -> None:
+    rows = read_csv("".join(iter_messages_csv([Outcome(None, "m9", "planned")])))  # type: ignore[arg-type]
+    assert rows[1] == ["", "m9", "", "", "", "", "", "planned", "not_sent", ""]
