@@ -1,0 +1,548 @@
+"""The recipients of a campaign, streamed from its CSV: addresses normalized, skips with their reasons.
+
+Reading (SPEC section 3): UTF-8 with or without a BOM, the delimiter (``,`` ``;`` or tab) sniffed
+from the header row, which names the columns (names stripped of surrounding spaces; a column with an
+empty name is ignored). ``row`` numbers are records as a spreadsheet shows them: the header is row 1,
+a quoted value spanning lines is still one row, blank lines count but yield nothing.
+
+Each data row gives a :class:`Recipient` or a :class:`Skip`, in file order, checked in this order:
+
+- ``invalid_number``: a non-empty phone number that is not a valid mobile number (E.164 normalized
+  by :mod:`campaigner.phones`; premium-rate, fixed-line and other non-mobile types included), even
+  when the row also has a LINE user key;
+- ``no_address``: neither a phone number nor a LINE user key;
+- ``excluded``: its phone number or its LINE user key is on an exclude list;
+- ``duplicate``: its phone number, or its LINE user key, belongs to a recipient of an earlier row.
+  First row wins; a skipped row claims nothing, so a later row may still use its addresses.
+
+Duplicates are found in a :class:`KeySet` (~6.4 bytes a key, one key per phone number and one per
+LINE user key): a phone number is its own key (exact), a LINE user key a 59-bit BLAKE2b digest, so a
+false "duplicate" needs two LINE keys with the same digest (1 in a million for a million LINE keys).
+Nothing else grows with the number of rows.
+
+Errors stop the plan (:class:`InputError`, collected into :class:`InputErrors`): a missing or
+unreadable file, an empty file or header, duplicate column names, an address column named in the
+campaign but absent from the header (located in the campaign file), a row whose field count differs
+from the header's, a byte that is not UTF-8. Header errors are raised by :func:`open_recipients`;
+row errors are collected while iterating (up to :data:`MAX_ROW_ERRORS`) and raised at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import difflib
+import hashlib
+import itertools
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from campaigner.errors import InputError, InputErrors, display_path
+from campaigner.phones import PhoneNormalizer, describe
+from campaigner.spec import Recipients
+
+SKIP_REASONS = ("invalid_number", "no_address", "duplicate", "excluded")
+INVALID_NUMBER, NO_ADDRESS, DUPLICATE, EXCLUDED = SKIP_REASONS
+MAX_ROW_ERRORS = 20
+"""Row errors reported one by one; past this, one line counts the rest."""
+
+Locate = Callable[[tuple[str | int, ...]], tuple[int, int]]
+_DELIMITERS = (",", ";", "\t")
+_UTF8_HINT = "save it as UTF-8; in Excel: Save As, CSV UTF-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One CSV row to send to: its normalized addresses and its columns (template variables)."""
+
+    row: int
+    phone_number: str | None
+    line_user_key: str | None
+    fields: dict[str, str]
+
+    @property
+    def recipient_id(self) -> str:
+        """The phone number's E.164 digits, or ``line:<key>`` without a phone number."""
+        return self.phone_number if self.phone_number else f"line:{self.line_user_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """One CSV row not sent to, with one of :data:`SKIP_REASONS` and a short detail."""
+
+    row: int
+    reason: str
+    detail: str
+
+
+_KEY_BITS = 60
+_KEY_MASK = (1 << _KEY_BITS) - 1
+_GOLDEN = 0x9E3779B97F4A7C15 & _KEY_MASK  # odd: multiplying by it modulo 2**60 is a bijection
+_PHONE_LIMIT = 1 << 50  # E.164 numbers have at most 15 digits: below 10**15 < 2**50
+_LONG_PHONE = 1 << 58  # longer numbers: a 58-bit digest in [2**58, 2**59)
+_LINE = 1 << 59  # LINE user keys: a 59-bit digest in [2**59, 2**60)
+
+
+def _digest(text: str, salt: bytes, bits: int) -> int:
+    digest = hashlib.blake2b(text.encode(), digest_size=8, salt=salt).digest()
+    return int.from_bytes(digest) & ((1 << bits) - 1)
+
+
+def phone_key(phone: str) -> int:
+    """A phone number's 60-bit key: its digits as a number (exact), a digest when over 15 digits."""
+    number = int(phone)
+    return number if number < _PHONE_LIMIT else _LONG_PHONE | _digest(phone, b"phone", 58)
+
+
+def line_key(key: str) -> int:
+    """A LINE user key's 60-bit key: a 59-bit digest, in a range no phone number uses."""
+    return _LINE | _digest(key, b"line", 59)
+
+
+class KeySet:
+    """A compact set of 60-bit keys: ~6.4 bytes a key (a Python ``set`` of phone strings: ~90).
+
+    A key is spread by a multiplicative hash (a bijection: no collisions added), then split into
+    4096 buckets of two parallel arrays kept sorted: the next 32 bits (``array('I')``) and the
+    last 16 (``array('H')``). Phone numbers are exact; two LINE user keys collide with a chance of
+    about n**2 / 2**60 (1 in a million for a million keys).
+    """
+
+    __slots__ = ("_high", "_low", "_size")
+
+    def __init__(self) -> None:
+        self._high: list[array[int] | None] = [None] * 4096
+        self._low: list[array[int]] = [_EMPTY_LOW] * 4096
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, key: int) -> bool:
+        mixed = (key * _GOLDEN) & _KEY_MASK
+        high = self._high[mixed >> 48]
+        if high is None:
+            return False
+        value, low_value = (mixed >> 16) & 0xFFFFFFFF, mixed & 0xFFFF
+        i = bisect_left(high, value)
+        low = self._low[mixed >> 48]
+        size = len(high)
+        while i < size and high[i] == value:
+            if low[i] == low_value:
+                return True
+            i += 1
+        return False
+
+    def add(self, key: int) -> bool:
+        """Add ``key``; False when it was already there."""
+        mixed = (key * _GOLDEN) & _KEY_MASK
+        index = mixed >> 48
+        value, low_value = (mixed >> 16) & 0xFFFFFFFF, mixed & 0xFFFF
+        high = self._high[index]
+        if high is None:
+            self._high[index] = array("I", (value,))
+            self._low[index] = array("H", (low_value,))
+        else:
+            low = self._low[index]
+            i = bisect_left(high, value)
+            size = len(high)
+            while i < size and high[i] == value:
+                if low[i] == low_value:
+                    return False
+                if low[i] > low_value:
+                    break
+                i += 1
+            high.insert(i, value)
+            low.insert(i, low_value)
+        self._size += 1
+        return True
+
+
+_EMPTY_LOW: array[int] = array("H")
+
+
+def input_files(spec: Recipients, base_dir: Path) -> list[Path]:
+    """Every file the recipients are read from (the CSV, then the exclude lists), for the saved plan."""
+    return [base_dir / spec.csv, *(base_dir / name for name in spec.exclude)]
+
+
+class _Context:
+    """Where the campaign file names things, to locate errors about them."""
+
+    def __init__(self, campaign_path: Path, locate: Locate | None) -> None:
+        self.campaign_path = campaign_path
+        self.locate = locate
+
+    def error(self, keys: tuple[str | int, ...], message: str, hint: str | None = None) -> InputError:
+        line = col = None
+        if self.locate is not None:
+            with contextlib.suppress(LookupError):
+                line, col = self.locate(keys)
+        return InputError(message, path=self.campaign_path, line=line, col=col, hint=hint)
+
+    def where(self, keys: tuple[str | int, ...]) -> str:
+        shown = display_path(self.campaign_path)
+        if self.locate is not None:
+            try:
+                line, col = self.locate(keys)
+                return f"{shown}:{line}:{col}"
+            except LookupError:
+                pass
+        return shown
+
+
+class _CsvFile:
+    """An open CSV: its header read and checked, its records still to come."""
+
+    def __init__(self, path: Path, ctx: _Context, keys: tuple[str | int, ...]) -> None:
+        self.path = path
+        self.header: tuple[str, ...] = ()
+        self.errors: list[InputError] = []
+        self._file: IO[str] | None = None
+        self.records: Iterator[list[str]] = iter(())
+        self.delimiter = ","
+        try:
+            self._file = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by close())
+            first = self._file.readline()
+        except FileNotFoundError:
+            self._fail(
+                InputError(
+                    "file not found",
+                    path=path,
+                    hint=f"named at {ctx.where(keys)}; paths are relative to the campaign file's folder",
+                )
+            )
+            return
+        except IsADirectoryError:
+            self._fail(InputError("is a folder, not a CSV file", path=path, hint=f"named at {ctx.where(keys)}"))
+            return
+        except UnicodeDecodeError:
+            self._fail(undecodable(path, ","))
+            return
+        except OSError as exc:
+            self._fail(InputError(f"cannot read the file: {exc.strerror or exc}", path=path))
+            return
+        if not first:
+            self._fail(InputError("the file is empty", path=path, hint="the first row must name the columns"))
+            return
+        self.delimiter = sniff_delimiter(first)
+        self.records = csv.reader(itertools.chain((first,), self._file), delimiter=self.delimiter)
+        try:
+            names = next(self.records, [])
+        except UnicodeDecodeError:
+            self._fail(undecodable(path, self.delimiter))
+            return
+        except csv.Error as exc:
+            self._fail(InputError(f"cannot read the header: {exc}", path=path, row=1))
+            return
+        self.header = tuple(name.strip() for name in names)
+        if not any(self.header):
+            self._fail(
+                InputError("the header row is empty", path=path, row=1, hint="the first row must name the columns")
+            )
+            return
+        first_at: dict[str, int] = {}
+        for i, name in enumerate(self.header, start=1):
+            if name and name in first_at:
+                self.errors.append(
+                    InputError(
+                        f"column {name!r} appears twice in the header (columns {first_at[name]} and {i})",
+                        path=path,
+                        row=1,
+                        hint="rename one of them",
+                    )
+                )
+            first_at.setdefault(name, i)
+
+    def _fail(self, error: InputError) -> None:
+        self.errors.append(error)
+        self.close()
+
+    def column_hint(self, column: str) -> str:
+        """The header's columns, and the one the user probably meant by ``column``."""
+        columns = [name for name in self.header if name]
+        hint = f"columns: {', '.join(columns[:30])}{', …' if len(columns) > 30 else ''}"
+        by_case = [name for name in columns if name.casefold() == column.casefold()]
+        close = by_case or difflib.get_close_matches(column, columns, n=1)
+        return f"did you mean {close[0]!r}? {hint}" if close else hint
+
+    def field_count_error(self, row: int, count: int) -> InputError:
+        shown = "tab" if self.delimiter == "\t" else repr(self.delimiter)
+        return InputError(
+            f"{count} field{'s' if count != 1 else ''}, the header has {len(self.header)}",
+            path=self.path,
+            row=row,
+            hint=f'a value containing {shown}, a line break or a " must be in double quotes',
+        )
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter among ``,`` ``;`` tab seen most often outside quotes in the header (``,`` on ties)."""
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    return max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
+
+
+def undecodable(path: Path, delimiter: str) -> InputError:
+    """The error for a file that is not UTF-8, naming the row and byte of the first bad byte."""
+    found: list[tuple[int, int]] = []  # (offset, byte) of the first bad byte
+
+    def text_before_bad_byte(raw: IO[bytes]) -> Iterator[str]:
+        offset = 0
+        for number, line in enumerate(raw):
+            encoding = "utf-8-sig" if number == 0 else "utf-8"
+            try:
+                yield line.decode(encoding)
+            except UnicodeDecodeError as exc:
+                found.append((offset + exc.start, line[exc.start]))
+                # With a sentinel appended, the record holding the bad byte is the last one read.
+                yield line[: exc.start].decode(encoding) + "\x00"
+                return
+            offset += len(line)
+
+    with open(path, "rb") as raw:
+        if raw.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return InputError("the file is UTF-16, not UTF-8", path=path, row=1, hint=_UTF8_HINT)
+        raw.seek(0)
+        row = sum(1 for _ in csv.reader(text_before_bad_byte(raw), delimiter=delimiter))
+    if not found:  # pragma: no cover (the file changed between the two reads)
+        return InputError("not valid UTF-8", path=path, hint=_UTF8_HINT)
+    offset, byte = found[0]
+    return InputError(f"not valid UTF-8: byte 0x{byte:02x} at offset {offset}", path=path, row=row, hint=_UTF8_HINT)
+
+
+def _raise(errors: Sequence[InputError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InputErrors(list(errors))
+
+
+class _ExcludeList:
+    """One suppression list: the keys of the phone numbers and LINE user keys it names."""
+
+    def __init__(self, path: Path, keys: KeySet) -> None:
+        self.shown = display_path(path)
+        self.keys = keys
+
+
+def _load_exclude(
+    spec: Recipients, path: Path, index: int, ctx: _Context, phones: PhoneNormalizer
+) -> tuple[_ExcludeList | None, list[InputError]]:
+    where = ("recipients", "exclude", index)
+    source = _CsvFile(path, ctx, where)
+    if source.errors:
+        source.close()
+        return None, source.errors
+    phone_i = _index(source.header, spec.phoneNumber)
+    line_i = _index(source.header, spec.lineUserKey)
+    if phone_i is None and line_i is None:
+        source.close()
+        shown = display_path(path)
+        column = spec.phoneNumber or spec.lineUserKey or ""
+        if spec.phoneNumber and spec.lineUserKey:
+            message = f"exclude list {shown} has neither column {spec.phoneNumber!r} nor {spec.lineUserKey!r}"
+        else:
+            message = f"exclude list {shown} has no column {column!r}"
+        hint = source.column_hint(column)
+        return None, [ctx.error(where, message, hint)]
+    keys = KeySet()
+    errors: list[InputError] = []
+    width = len(source.header)
+    row = 1
+    try:
+        for values in source.records:
+            row += 1
+            if len(values) != width:
+                if values:
+                    errors.append(source.field_count_error(row, len(values)))
+                    if len(errors) >= MAX_ROW_ERRORS:
+                        break
+                continue
+            if phone_i is not None and (raw := values[phone_i].strip()):
+                phone = phones.normalize(raw)
+                if isinstance(phone, str):
+                    keys.add(phone_key(phone))
+            if line_i is not None and (line := values[line_i].strip()):
+                keys.add(line_key(line))
+    except UnicodeDecodeError:
+        errors.append(undecodable(path, source.delimiter))
+    except csv.Error as exc:
+        errors.append(InputError(f"cannot read the CSV: {exc}", path=path, row=row + 1))
+    finally:
+        source.close()
+    return _ExcludeList(path, keys), errors
+
+
+def _index(header: tuple[str, ...], column: str | None) -> int | None:
+    if not column:
+        return None
+    try:
+        return header.index(column)
+    except ValueError:
+        return None
+
+
+class RecipientSource:
+    """The recipients of a campaign: ``header`` checked at once, rows streamed once by iterating.
+
+    Iterating yields :class:`Recipient` and :class:`Skip` in file order, raises the collected row
+    errors at the end, and closes the file; ``close()`` (or ``with``) closes it early.
+    """
+
+    def __init__(
+        self, spec: Recipients, source: _CsvFile, excludes: list[_ExcludeList], phones: PhoneNormalizer
+    ) -> None:
+        self.spec = spec
+        self.path = source.path
+        self.header = source.header
+        self.rows = 0
+        """Data rows read so far (blank lines not counted)."""
+        self.phones = phones
+        self._source = source
+        self._excludes = excludes
+        self._started = False
+
+    def __enter__(self) -> RecipientSource:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __iter__(self) -> Iterator[Recipient | Skip]:
+        if self._started:
+            raise RuntimeError("the recipients of a RecipientSource can be read only once")
+        self._started = True
+        return self._read()
+
+    def _read(self) -> Iterator[Recipient | Skip]:
+        source, spec = self._source, self.spec
+        header = self.header
+        width = len(header)
+        named = all(header)
+        kept = [(i, name) for i, name in enumerate(header) if name]
+        phone_i = _index(header, spec.phoneNumber)
+        line_i = _index(header, spec.lineUserKey)
+        normalize = self.phones.normalize
+        excludes = [(ex.keys, ex.shown) for ex in self._excludes]
+        seen = KeySet()
+        add, contains = seen.add, seen.__contains__
+        no_address = " and no ".join(
+            what for column, what in ((phone_i, "phone number"), (line_i, "LINE user key")) if column is not None
+        )
+        no_address = f"no {no_address}"
+        errors: list[InputError] = []
+        extra_errors = 0
+        row = 1
+        try:
+            for values in source.records:
+                row += 1
+                if len(values) != width:
+                    if values:
+                        self.rows += 1
+                        if len(errors) < MAX_ROW_ERRORS:
+                            errors.append(source.field_count_error(row, len(values)))
+                        else:
+                            extra_errors += 1
+                    continue
+                self.rows += 1
+                phone: str | None = None
+                pkey = lkey = None
+                if phone_i is not None and (raw := values[phone_i].strip()):
+                    result = normalize(raw)
+                    if not isinstance(result, str):
+                        yield Skip(row, INVALID_NUMBER, describe(result))
+                        continue
+                    phone = result
+                    pkey = phone_key(phone)
+                line = values[line_i].strip() if line_i is not None else ""
+                if line:
+                    lkey = line_key(line)
+                elif phone is None:
+                    yield Skip(row, NO_ADDRESS, no_address)
+                    continue
+                skip = None
+                for keys, shown in excludes:
+                    if pkey is not None and pkey in keys:
+                        skip = Skip(row, EXCLUDED, f"phone number on {shown}")
+                        break
+                    if lkey is not None and lkey in keys:
+                        skip = Skip(row, EXCLUDED, f"LINE user key on {shown}")
+                        break
+                if skip is not None:
+                    yield skip
+                    continue
+                if lkey is None:
+                    if not add(pkey):  # type: ignore[arg-type]  # pkey is set: a row has an address
+                        yield Skip(row, DUPLICATE, "phone number seen in an earlier row")
+                        continue
+                else:
+                    if pkey is not None and contains(pkey):
+                        yield Skip(row, DUPLICATE, "phone number seen in an earlier row")
+                        continue
+                    if not add(lkey):
+                        yield Skip(row, DUPLICATE, "LINE user key seen in an earlier row")
+                        continue
+                    if pkey is not None:
+                        add(pkey)
+                fields = dict(zip(header, values, strict=True)) if named else {n: values[i] for i, n in kept}
+                yield Recipient(row, phone, line or None, fields)
+        except UnicodeDecodeError:
+            errors.append(undecodable(self.path, source.delimiter))
+        except csv.Error as exc:
+            errors.append(InputError(f"cannot read the CSV: {exc}", path=self.path, row=row + 1))
+        finally:
+            source.close()
+        if extra_errors:
+            errors.append(InputError(f"{extra_errors} more rows have the wrong number of fields", path=self.path))
+        _raise(errors)
+
+
+def open_recipients(
+    spec: Recipients, base_dir: Path, *, campaign_path: Path, locate: Locate | None = None
+) -> RecipientSource:
+    """Open the recipient CSV, check its header and read the exclude lists; rows come by iterating.
+
+    Raises :class:`InputError` / :class:`InputErrors` with every problem found in the header and
+    the exclude lists. ``locate(("recipients", "phoneNumber"))`` -> ``(line, col)`` in the campaign
+    file places the errors about columns the campaign names.
+    """
+    ctx = _Context(campaign_path, locate)
+    phones = PhoneNormalizer(spec.defaultRegion)
+    source = _CsvFile(base_dir / spec.csv, ctx, ("recipients", "csv"))
+    errors = list(source.errors)
+    if not source.errors:
+        for key, column in (("phoneNumber", spec.phoneNumber), ("lineUserKey", spec.lineUserKey)):
+            if column and column not in source.header:
+                message = f"column {column!r} is not in the header of {display_path(source.path)}"
+                errors.append(ctx.error(("recipients", key), message, source.column_hint(column)))
+    excludes: list[_ExcludeList] = []
+    for index, name in enumerate(spec.exclude):
+        exclude, problems = _load_exclude(spec, base_dir / name, index, ctx, phones)
+        errors.extend(problems)
+        if exclude is not None:
+            excludes.append(exclude)
+    if errors:
+        source.close()
+        _raise(errors)
+    return RecipientSource(spec, source, excludes, phones)
