@@ -15,10 +15,10 @@ Each data row gives a :class:`Recipient` or a :class:`Skip`, in file order, chec
 - ``duplicate``: its phone number, or its LINE user key, belongs to a recipient of an earlier row.
   First row wins; a skipped row claims nothing, so a later row may still use its addresses.
 
-Duplicates are found in a :class:`KeySet` (~6.4 bytes a key, one key per phone number and one per
-LINE user key): a phone number is its own key (exact), a LINE user key a 59-bit BLAKE2b digest, so a
-false "duplicate" needs two LINE keys with the same digest (1 in a million for a million LINE keys).
-Nothing else grows with the number of rows.
+Duplicates are found in two :class:`KeySet`: phone numbers as exact 52-bit keys (~8 bytes of RSS a
+number), LINE user keys as 60-bit BLAKE2b digests (~9.5 bytes), so a false "duplicate" needs two LINE
+keys with the same digest: about n**2 / 2**61, 1 in 2 million for a million LINE keys. Nothing else
+grows with the number of rows.
 
 Errors stop the plan (:class:`InputError`, collected into :class:`InputErrors`): a missing or
 unreadable file, an empty file or header, duplicate column names, an address column named in the
@@ -29,6 +29,7 @@ row errors are collected while iterating (up to :data:`MAX_ROW_ERRORS`) and rais
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import difflib
@@ -80,12 +81,8 @@ class Skip:
     detail: str
 
 
-_KEY_BITS = 60
-_KEY_MASK = (1 << _KEY_BITS) - 1
-_GOLDEN = 0x9E3779B97F4A7C15 & _KEY_MASK  # odd: multiplying by it modulo 2**60 is a bijection
+_GOLDEN = 0x9E3779B97F4A7C15  # odd: multiplying by it modulo 2**bits is a bijection
 _PHONE_LIMIT = 1 << 50  # E.164 numbers have at most 15 digits: below 10**15 < 2**50
-_LONG_PHONE = 1 << 58  # longer numbers: a 58-bit digest in [2**58, 2**59)
-_LINE = 1 << 59  # LINE user keys: a 59-bit digest in [2**59, 2**60)
 
 
 def _digest(text: str, salt: bytes, bits: int) -> int:
@@ -94,43 +91,55 @@ def _digest(text: str, salt: bytes, bits: int) -> int:
 
 
 def phone_key(phone: str) -> int:
-    """A phone number's 60-bit key: its digits as a number (exact), a digest when over 15 digits."""
+    """A phone number's 52-bit key: its digits as a number (exact), a 50-bit digest above 2**50 if longer."""
     number = int(phone)
-    return number if number < _PHONE_LIMIT else _LONG_PHONE | _digest(phone, b"phone", 58)
+    return number if number < _PHONE_LIMIT else _PHONE_LIMIT | _digest(phone, b"phone", 50)
 
 
 def line_key(key: str) -> int:
-    """A LINE user key's 60-bit key: a 59-bit digest, in a range no phone number uses."""
-    return _LINE | _digest(key, b"line", 59)
+    """A LINE user key's 60-bit key: a BLAKE2b digest."""
+    return _digest(key, b"line", 60)
 
 
 class KeySet:
-    """A compact set of 60-bit keys: ~6.4 bytes a key (a Python ``set`` of phone strings: ~90).
+    """A compact set of 52-bit (~5.9 bytes a key) or 60-bit (~7 bytes) keys; a Python ``set`` of
+    phone strings costs ~90 bytes a key.
 
     A key is spread by a multiplicative hash (a bijection: no collisions added), then split into
-    4096 buckets of two parallel arrays kept sorted: the next 32 bits (``array('I')``) and the
-    last 16 (``array('H')``). Phone numbers are exact; two LINE user keys collide with a chance of
-    about n**2 / 2**60 (1 in a million for a million keys).
+    4096 buckets of two parallel arrays kept sorted: the next 32 bits (``array('I')``) and the last
+    8 or 16 (``array('B')`` / ``array('H')``). The allocator's fragmentation adds ~2.5 bytes a key.
     """
 
-    __slots__ = ("_high", "_low", "_size")
+    __slots__ = ("_high", "_low", "_low_bits", "_low_type", "_mask", "_multiplier", "_shift", "_size")
 
-    def __init__(self) -> None:
+    def __init__(self, bits: int = 60) -> None:
+        if bits not in (52, 60):
+            raise ValueError("a KeySet holds 52-bit or 60-bit keys")
+        self._mask = (1 << bits) - 1
+        self._multiplier = _GOLDEN & self._mask
+        self._shift = bits - 12
+        self._low_bits = bits - 44
+        self._low_type = "B" if bits == 52 else "H"
         self._high: list[array[int] | None] = [None] * 4096
-        self._low: list[array[int]] = [_EMPTY_LOW] * 4096
+        self._low: list[array[int] | None] = [None] * 4096
         self._size = 0
 
     def __len__(self) -> int:
         return self._size
 
+    def _split(self, key: int) -> tuple[int, int, int]:
+        mixed = (key * self._multiplier) & self._mask
+        low_bits = self._low_bits
+        return mixed >> self._shift, (mixed >> low_bits) & 0xFFFFFFFF, mixed & ((1 << low_bits) - 1)
+
     def __contains__(self, key: int) -> bool:
-        mixed = (key * _GOLDEN) & _KEY_MASK
-        high = self._high[mixed >> 48]
+        index, value, low_value = self._split(key)
+        high = self._high[index]
         if high is None:
             return False
-        value, low_value = (mixed >> 16) & 0xFFFFFFFF, mixed & 0xFFFF
+        low = self._low[index]
+        assert low is not None
         i = bisect_left(high, value)
-        low = self._low[mixed >> 48]
         size = len(high)
         while i < size and high[i] == value:
             if low[i] == low_value:
@@ -140,15 +149,13 @@ class KeySet:
 
     def add(self, key: int) -> bool:
         """Add ``key``; False when it was already there."""
-        mixed = (key * _GOLDEN) & _KEY_MASK
-        index = mixed >> 48
-        value, low_value = (mixed >> 16) & 0xFFFFFFFF, mixed & 0xFFFF
+        index, value, low_value = self._split(key)
         high = self._high[index]
-        if high is None:
+        low = self._low[index]
+        if high is None or low is None:
             self._high[index] = array("I", (value,))
-            self._low[index] = array("H", (low_value,))
+            self._low[index] = array(self._low_type, (low_value,))
         else:
-            low = self._low[index]
             i = bisect_left(high, value)
             size = len(high)
             while i < size and high[i] == value:
@@ -163,7 +170,14 @@ class KeySet:
         return True
 
 
-_EMPTY_LOW: array[int] = array("H")
+class _Addresses:
+    """Phone numbers (exact 52-bit keys) and LINE user keys (60-bit digests) in two key sets."""
+
+    __slots__ = ("lines", "phones")
+
+    def __init__(self) -> None:
+        self.phones = KeySet(52)
+        self.lines = KeySet(60)
 
 
 def input_files(spec: Recipients, base_dir: Path) -> list[Path]:
@@ -186,14 +200,7 @@ class _Context:
         return InputError(message, path=self.campaign_path, line=line, col=col, hint=hint)
 
     def where(self, keys: tuple[str | int, ...]) -> str:
-        shown = display_path(self.campaign_path)
-        if self.locate is not None:
-            try:
-                line, col = self.locate(keys)
-                return f"{shown}:{line}:{col}"
-            except LookupError:
-                pass
-        return shown
+        return str(self.error(keys, "").location)
 
 
 class _CsvFile:
@@ -302,24 +309,24 @@ def undecodable(path: Path, delimiter: str) -> InputError:
     """The error for a file that is not UTF-8, naming the row and byte of the first bad byte."""
     found: list[tuple[int, int]] = []  # (offset, byte) of the first bad byte
 
-    def text_before_bad_byte(raw: IO[bytes]) -> Iterator[str]:
-        offset = 0
-        for number, line in enumerate(raw):
-            encoding = "utf-8-sig" if number == 0 else "utf-8"
+    def text_before_bad_byte(raw: IO[bytes], offset: int) -> Iterator[str]:
+        for line in raw:
             try:
-                yield line.decode(encoding)
+                yield line.decode()
             except UnicodeDecodeError as exc:
                 found.append((offset + exc.start, line[exc.start]))
                 # With a sentinel appended, the record holding the bad byte is the last one read.
-                yield line[: exc.start].decode(encoding) + "\x00"
+                yield line[: exc.start].decode() + "\x00"
                 return
             offset += len(line)
 
     with open(path, "rb") as raw:
-        if raw.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+        head = raw.read(3)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
             return InputError("the file is UTF-16, not UTF-8", path=path, row=1, hint=_UTF8_HINT)
-        raw.seek(0)
-        row = sum(1 for _ in csv.reader(text_before_bad_byte(raw), delimiter=delimiter))
+        start = 3 if head == codecs.BOM_UTF8 else 0
+        raw.seek(start)
+        row = sum(1 for _ in csv.reader(text_before_bad_byte(raw, start), delimiter=delimiter))
     if not found:  # pragma: no cover (the file changed between the two reads)
         return InputError("not valid UTF-8", path=path, hint=_UTF8_HINT)
     offset, byte = found[0]
@@ -333,12 +340,7 @@ def _raise(errors: Sequence[InputError]) -> None:
         raise InputErrors(list(errors))
 
 
-class _ExcludeList:
-    """One suppression list: the keys of the phone numbers and LINE user keys it names."""
-
-    def __init__(self, path: Path, keys: KeySet) -> None:
-        self.shown = display_path(path)
-        self.keys = keys
+_ExcludeList = tuple[KeySet, KeySet, str]  # phone keys, LINE keys, the list's path as shown
 
 
 def _load_exclude(
@@ -361,32 +363,40 @@ def _load_exclude(
             message = f"exclude list {shown} has no column {column!r}"
         hint = source.column_hint(column)
         return None, [ctx.error(where, message, hint)]
-    keys = KeySet()
+    keys = _Addresses()
     errors: list[InputError] = []
+    for _, values in _records(source, errors):
+        if phone_i is not None and (raw := values[phone_i].strip()):
+            phone = phones.normalize(raw)
+            if isinstance(phone, str):
+                keys.phones.add(phone_key(phone))
+        if line_i is not None and (line := values[line_i].strip()):
+            keys.lines.add(line_key(line))
+    return (keys.phones, keys.lines, display_path(path)), errors
+
+
+def _records(source: _CsvFile, errors: list[InputError]) -> Iterator[tuple[int, list[str]]]:
+    """(row, values) of each record as wide as the header; other records become ``errors``."""
     width = len(source.header)
-    row = 1
+    row, extra = 1, 0
     try:
         for values in source.records:
             row += 1
-            if len(values) != width:
-                if values:
+            if len(values) == width:
+                yield row, values
+            elif values:  # a blank line is no record
+                if len(errors) < MAX_ROW_ERRORS:
                     errors.append(source.field_count_error(row, len(values)))
-                    if len(errors) >= MAX_ROW_ERRORS:
-                        break
-                continue
-            if phone_i is not None and (raw := values[phone_i].strip()):
-                phone = phones.normalize(raw)
-                if isinstance(phone, str):
-                    keys.add(phone_key(phone))
-            if line_i is not None and (line := values[line_i].strip()):
-                keys.add(line_key(line))
+                else:
+                    extra += 1
     except UnicodeDecodeError:
-        errors.append(undecodable(path, source.delimiter))
+        errors.append(undecodable(source.path, source.delimiter))
     except csv.Error as exc:
-        errors.append(InputError(f"cannot read the CSV: {exc}", path=path, row=row + 1))
+        errors.append(InputError(f"cannot read the CSV: {exc}", path=source.path, row=row + 1))
     finally:
         source.close()
-    return _ExcludeList(path, keys), errors
+    if extra:
+        errors.append(InputError(f"{extra} more rows have the wrong number of fields", path=source.path))
 
 
 def _index(header: tuple[str, ...], column: str | None) -> int | None:
@@ -412,7 +422,7 @@ class RecipientSource:
         self.path = source.path
         self.header = source.header
         self.rows = 0
-        """Data rows read so far (blank lines not counted)."""
+        """Rows read so far (blank lines and rows with the wrong number of fields not counted)."""
         self.phones = phones
         self._source = source
         self._excludes = excludes
@@ -438,83 +448,62 @@ class RecipientSource:
     def _read(self) -> Iterator[Recipient | Skip]:
         source, spec = self._source, self.spec
         header = self.header
-        width = len(header)
         named = all(header)
         kept = [(i, name) for i, name in enumerate(header) if name]
         phone_i = _index(header, spec.phoneNumber)
         line_i = _index(header, spec.lineUserKey)
         normalize = self.phones.normalize
-        excludes = [(ex.keys, ex.shown) for ex in self._excludes]
-        seen = KeySet()
-        add, contains = seen.add, seen.__contains__
+        excludes = self._excludes
+        seen = _Addresses()
+        add_phone, add_line, seen_phones = seen.phones.add, seen.lines.add, seen.phones
         no_address = " and no ".join(
             what for column, what in ((phone_i, "phone number"), (line_i, "LINE user key")) if column is not None
         )
         no_address = f"no {no_address}"
         errors: list[InputError] = []
-        extra_errors = 0
-        row = 1
-        try:
-            for values in source.records:
-                row += 1
-                if len(values) != width:
-                    if values:
-                        self.rows += 1
-                        if len(errors) < MAX_ROW_ERRORS:
-                            errors.append(source.field_count_error(row, len(values)))
-                        else:
-                            extra_errors += 1
+        for row, values in _records(source, errors):
+            self.rows += 1
+            phone: str | None = None
+            pkey = lkey = None
+            if phone_i is not None and (raw := values[phone_i].strip()):
+                result = normalize(raw)
+                if not isinstance(result, str):
+                    yield Skip(row, INVALID_NUMBER, describe(result))
                     continue
-                self.rows += 1
-                phone: str | None = None
-                pkey = lkey = None
-                if phone_i is not None and (raw := values[phone_i].strip()):
-                    result = normalize(raw)
-                    if not isinstance(result, str):
-                        yield Skip(row, INVALID_NUMBER, describe(result))
-                        continue
-                    phone = result
-                    pkey = phone_key(phone)
-                line = values[line_i].strip() if line_i is not None else ""
-                if line:
-                    lkey = line_key(line)
-                elif phone is None:
-                    yield Skip(row, NO_ADDRESS, no_address)
+                phone = result
+                pkey = phone_key(phone)
+            line = values[line_i].strip() if line_i is not None else ""
+            if line:
+                lkey = line_key(line)
+            elif phone is None:
+                yield Skip(row, NO_ADDRESS, no_address)
+                continue
+            skip = None
+            for phones, lines, shown in excludes:
+                if pkey is not None and pkey in phones:
+                    skip = Skip(row, EXCLUDED, f"phone number on {shown}")
+                    break
+                if lkey is not None and lkey in lines:
+                    skip = Skip(row, EXCLUDED, f"LINE user key on {shown}")
+                    break
+            if skip is not None:
+                yield skip
+                continue
+            if lkey is None:
+                if not add_phone(pkey):  # type: ignore[arg-type]  # a row without a LINE key has a phone
+                    yield Skip(row, DUPLICATE, "phone number seen in an earlier row")
                     continue
-                skip = None
-                for keys, shown in excludes:
-                    if pkey is not None and pkey in keys:
-                        skip = Skip(row, EXCLUDED, f"phone number on {shown}")
-                        break
-                    if lkey is not None and lkey in keys:
-                        skip = Skip(row, EXCLUDED, f"LINE user key on {shown}")
-                        break
-                if skip is not None:
-                    yield skip
+            else:
+                if pkey is not None and pkey in seen_phones:
+                    yield Skip(row, DUPLICATE, "phone number seen in an earlier row")
                     continue
-                if lkey is None:
-                    if not add(pkey):  # type: ignore[arg-type]  # pkey is set: a row has an address
-                        yield Skip(row, DUPLICATE, "phone number seen in an earlier row")
-                        continue
-                else:
-                    if pkey is not None and contains(pkey):
-                        yield Skip(row, DUPLICATE, "phone number seen in an earlier row")
-                        continue
-                    if not add(lkey):
-                        yield Skip(row, DUPLICATE, "LINE user key seen in an earlier row")
-                        continue
-                    if pkey is not None:
-                        add(pkey)
-                fields = dict(zip(header, values, strict=True)) if named else {n: values[i] for i, n in kept}
-                yield Recipient(row, phone, line or None, fields)
-        except UnicodeDecodeError:
-            errors.append(undecodable(self.path, source.delimiter))
-        except csv.Error as exc:
-            errors.append(InputError(f"cannot read the CSV: {exc}", path=self.path, row=row + 1))
-        finally:
-            source.close()
-        if extra_errors:
-            errors.append(InputError(f"{extra_errors} more rows have the wrong number of fields", path=self.path))
+                if not add_line(lkey):
+                    yield Skip(row, DUPLICATE, "LINE user key seen in an earlier row")
+                    continue
+                if pkey is not None:
+                    add_phone(pkey)
+            fields = dict(zip(header, values, strict=True)) if named else {n: values[i] for i, n in kept}
+            yield Recipient(row, phone, line or None, fields)
         _raise(errors)
 
 

@@ -14,6 +14,7 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 from campaigner.errors import CampaignerError, InputError, InputErrors
 from campaigner.phones import INVALID, PhoneNormalizer, classify_with_library, describe
 from campaigner.recipients import (
+    MAX_ROW_ERRORS,
     SKIP_REASONS,
     KeySet,
     Recipient,
@@ -250,6 +251,11 @@ QUOTE_HINT = """(a value containing ',', a line break or a " must be in double q
             id="undecodable-after-multiline-record",
         ),
         pytest.param(
+            spec("bom_latin1_header.csv"),
+            [f"bom_latin1_header.csv:row 1: error: not valid UTF-8: byte 0xe9 at offset 12 {UTF8_HINT}"],
+            id="undecodable-header-after-bom",
+        ),
+        pytest.param(
             spec("utf16.csv"),
             [f"utf16.csv:row 1: error: the file is UTF-16, not UTF-8 {UTF8_HINT}"],
             id="utf16",
@@ -306,6 +312,17 @@ def test_wrong_field_counts_are_collected_and_raised_after_the_rows() -> None:
         f"wrong_fields.csv:row 3: error: 5 fields, the header has 4 {QUOTE_HINT}",
         f"wrong_fields.csv:row 4: error: 2 fields, the header has 4 {QUOTE_HINT}",
     ]
+
+
+def test_row_errors_past_the_cap_are_counted(tmp_path: Path) -> None:
+    (tmp_path / "r.csv").write_text("phone,name\n" + "091 234 5678,a,b\n" * 25, encoding="utf-8")
+    source = open_recipients(spec("r.csv"), tmp_path, campaign_path=tmp_path / "c.yaml")
+    with pytest.raises(InputErrors) as caught:
+        list(source)
+    lines = caught.value.lines()
+    assert len(lines) == MAX_ROW_ERRORS + 1
+    assert lines[0] == f"{tmp_path / 'r.csv'}:row 2: error: 3 fields, the header has 2 {QUOTE_HINT}"
+    assert lines[-1] == f"{tmp_path / 'r.csv'}: error: 5 more rows have the wrong number of fields"
 
 
 def test_without_locate_errors_name_the_campaign_file() -> None:
@@ -483,23 +500,32 @@ def test_fast_path_agrees_with_the_library() -> None:
 # --- compact keys ------------------------------------------------------------------------------
 
 
-def test_keyset() -> None:
-    keys = KeySet()
+@pytest.mark.parametrize("bits", [52, 60], ids=["52-bit", "60-bit"])
+def test_keyset(bits: int) -> None:
+    keys = KeySet(bits)
     phones = [phone_key(str(385910000000 + i * 7)) for i in range(20000)]
-    lines = [line_key(f"U{i:032x}") for i in range(5000)]
-    assert all(keys.add(k) for k in phones + lines)
-    assert not any(keys.add(k) for k in phones[:100] + lines[:100])
-    assert len(keys) == 25000
-    assert phones[123] in keys and lines[45] in keys
+    assert all(keys.add(k) for k in phones)
+    assert not any(keys.add(k) for k in phones[:100])
+    assert len(keys) == 20000
+    assert phones[123] in keys
     assert phone_key("385910000001") not in keys
-    assert line_key("U-unknown") not in keys
+    assert phone_key("385910000000") in keys
 
 
-def test_keys_of_phones_and_line_keys_never_meet() -> None:
+def test_keyset_of_line_keys() -> None:
+    keys = KeySet(60)
+    lines = [line_key(f"U{i:032x}") for i in range(5000)]
+    assert all(keys.add(k) for k in lines)
+    assert lines[45] in keys and line_key("U-unknown") not in keys
+    with pytest.raises(ValueError):
+        KeySet(64)
+
+
+def test_keys() -> None:
     assert phone_key("385912345678") == 385912345678  # exact
-    assert phone_key("99" * 9) >= 1 << 58  # too long for an exact key: a digest
-    assert line_key("385912345678") >= 1 << 59
+    assert 1 << 50 <= phone_key("99" * 9) < 1 << 51  # too long for an exact key: a digest
     assert line_key("a") != line_key("b")
+    assert 0 <= line_key("U1234") < 1 << 60
 
 
 def test_pure_core_imports_no_io_libraries() -> None:
