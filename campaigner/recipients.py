@@ -15,7 +15,7 @@ Each data row gives a :class:`Recipient` or a :class:`Skip`, in file order, chec
 - ``duplicate``: its phone number, or its LINE user key, belongs to a recipient of an earlier row.
   First row wins; a skipped row claims nothing, so a later row may still use its addresses.
 
-Duplicates are found in two :class:`KeySet`: phone numbers as exact 52-bit keys (~8 bytes of RSS a
+Duplicates are found in two :class:`KeySet`: phone numbers as exact 52-bit keys (~7-8 bytes of RSS a
 number), LINE user keys as 60-bit BLAKE2b digests (~9.5 bytes), so a false "duplicate" needs two LINE
 keys with the same digest: about n**2 / 2**61, 1 in 2 million for a million LINE keys. Nothing else
 grows with the number of rows.
