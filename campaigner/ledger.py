@@ -448,6 +448,20 @@ class Ledger:
             [(target, mid) for mid in message_ids],
         )
 
+    def retry_rejected(self, target: str, campaign: str) -> int:
+        """``rejected`` -> ``planned`` for a new apply: a rejected message never reached anyone.
+
+        Called once at the start of an apply (under the campaign's lock), so a campaign fixed after a
+        rejection (credit topped up, sender approved) reaches those recipients; within one apply a
+        rejection stays final.
+        """
+        with self._write(full=False) as conn:
+            return conn.execute(
+                "UPDATE messages SET state = 'planned', reason = NULL, provider_status_json = NULL "
+                "WHERE target = ? AND campaign = ? AND state = 'rejected'",
+                (target, campaign),
+            ).rowcount
+
     def recover_interrupted(self, target: str, campaign: str, *, at: float) -> int:
         """``sending`` -> ``unknown`` for a campaign whose lock we hold: a crash left them in doubt."""
         with self._write(full=False) as conn:

@@ -191,22 +191,32 @@ class MessageStream:
         self.loaded = loaded
         self.target_id = target_id
         spec = loaded.spec
-        self.source = open_recipients(
-            spec.recipients, loaded.base_dir, campaign_path=loaded.path, locate=loaded.locate
-        )
-        self.content = compile_content(
-            spec,
-            campaign_path=loaded.path,
-            locate=loaded.locate,
-            header=self.source.header,
-            csv_path=self.source.path,
-        )
+        self.source = open_recipients(spec.recipients, loaded.base_dir, campaign_path=loaded.path, locate=loaded.locate)
+        try:
+            self.content = compile_content(
+                spec,
+                campaign_path=loaded.path,
+                locate=loaded.locate,
+                header=self.source.header,
+                csv_path=self.source.path,
+            )
+        except BaseException:
+            self.source.close()
+            raise
         self.sms_only = spec.scenario.channels == ("SMS",)
         self.errors: list[InputError] = []
 
     def __iter__(self) -> Iterator[PlannedMessage | Skip]:
+        try:
+            yield from self._messages()
+        except InputErrors as exc:  # rows the CSV reader could not read, reported after the last row
+            self.errors.extend(exc.errors)
+        except InputError as exc:
+            self.errors.append(exc)
+
+    def _messages(self) -> Iterator[PlannedMessage | Skip]:
         campaign, target = self.loaded.spec.campaign, self.target_id
-        payloads: OrderedDict[str, Payload] = OrderedDict()
+        payloads: OrderedDict[str, Payload] = OrderedDict()  # recent payloads, shared by identical rows
         render = self.content.render
         make_id = ids.message_id
         for item in self.source:
@@ -266,7 +276,9 @@ def in_chunks(
 
 
 def unsent(
-    items: Iterable[PlannedMessage | Skip], lookup: SentLookup | None, on_sent: Callable[[PlannedMessage], None]
+    items: Iterable[PlannedMessage | Skip],
+    lookup: SentLookup | None,
+    on_sent: Callable[[PlannedMessage], None],
 ) -> Iterator[PlannedMessage | Skip]:
     """Drop messages the ledger shows as sent (calling ``on_sent`` for each), asking it in chunks."""
     if lookup is None:
@@ -332,28 +344,26 @@ def build_plan(
 
     def to_send() -> Iterator[PlannedMessage]:
         for item in unsent(stream, lookup, on_sent):
-                if isinstance(item, Skip):
-                    stats.rows += 1
-                    stats.skip(item)
-                    if sink:
-                        sink(item)
-                    continue
+            if isinstance(item, Skip):
                 stats.rows += 1
-                stats.to_send += 1
-                measure = item.payload.sms
-                if measure is not None:
-                    stats.sms_encoding[measure.encoding] += 1
-                    stats.sms_segments[measure.parts] += 1
-                    stats.sms_worst_case += measure.parts
-                    for ch in measure.ucs2_chars:
-                        stats.ucs2_forcing[ch] += 1
-                if len(stats.samples) < SAMPLES:
-                    stats.samples.append(
-                        Sample(item.row, item.to, item.message_id, item.payload.body, measure)
-                    )
+                stats.skip(item)
                 if sink:
                     sink(item)
-                yield item
+                continue
+            stats.rows += 1
+            stats.to_send += 1
+            measure = item.payload.sms
+            if measure is not None:
+                stats.sms_encoding[measure.encoding] += 1
+                stats.sms_segments[measure.parts] += 1
+                stats.sms_worst_case += measure.parts
+                for ch in measure.ucs2_chars:
+                    stats.ucs2_forcing[ch] += 1
+            if len(stats.samples) < SAMPLES:
+                stats.samples.append(Sample(item.row, item.to, item.message_id, item.payload.body, measure))
+            if sink:
+                sink(item)
+            yield item
 
     try:
         for _request in group_requests(to_send(), spec.send.batchSize):

@@ -8,6 +8,7 @@ must be told ``--target sandbox``: a secret missing from a pipeline must not loo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,8 +30,9 @@ PROVIDER_SETTLE_SECONDS = 60.0
 
 def state_path(environ: Mapping[str, str] | None = None) -> Path:
     """The ledger file: ``CAMPAIGNER_STATE`` or ``.campaigner/state.db`` under the working directory."""
-    env = os.environ if environ is None else environ
-    return Path(env.get("CAMPAIGNER_STATE") or Path(".campaigner") / "state.db")
+    from campaigner.ledger import default_state_path
+
+    return default_state_path(os.environ if environ is None else environ, Path.cwd())
 
 
 def sandbox_state_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -46,7 +48,10 @@ def target_id_for(base_url: str) -> str:
     """A provider target's id: its scheme and host (never a key, never a path)."""
     raw = base_url if "://" in base_url else f"https://{base_url}"
     parts = urlsplit(raw)
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    default = {"https": 443, "http": 80}.get(scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{scheme}://{host}{port}"
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,13 @@ class Target:
 
     @property
     def settle_seconds(self) -> float:
-        """How long a send must be absent from the provider's logs before it counts as not received."""
+        """How long a send must be absent from the provider's logs before it counts as not received.
+
+        ``CAMPAIGNER_SETTLE_SECONDS`` overrides it (tests against a sandbox started on its own).
+        """
+        override = os.environ.get("CAMPAIGNER_SETTLE_SECONDS")
+        if override:
+            return float(override)
         return SANDBOX_SETTLE_SECONDS if self.is_sandbox else PROVIDER_SETTLE_SECONDS
 
 
@@ -102,6 +113,14 @@ class Connection:
     description: str
 
 
+def _tuned(config: ClientConfig, env: Mapping[str, str]) -> ClientConfig:
+    """``CAMPAIGNER_READ_TIMEOUT`` (seconds) shortens the client's read timeout, for fault tests."""
+    read = env.get("CAMPAIGNER_READ_TIMEOUT")
+    if not read:
+        return config
+    return dataclasses.replace(config, timeouts=dataclasses.replace(config.timeouts, read=float(read)))
+
+
 @contextmanager
 def connect(target: Target, environ: Mapping[str, str] | None = None) -> Iterator[Connection]:
     """Yield a client configuration for ``target``; for the sandbox, run it for the duration."""
@@ -111,7 +130,7 @@ def connect(target: Target, environ: Mapping[str, str] | None = None) -> Iterato
     if not target.is_sandbox:
         config = ClientConfig.from_env(env)
         assert config is not None
-        yield Connection(target, config, f"Target: Infobip {target.id}")
+        yield Connection(target, _tuned(config, env), f"Target: Infobip {target.id}")
         return
     from campaigner.sandbox.server import SandboxServer
 
@@ -122,6 +141,7 @@ def connect(target: Target, environ: Mapping[str, str] | None = None) -> Iterato
     try:
         config = ClientConfig.from_env({"INFOBIP_BASE_URL": server.url, "INFOBIP_API_KEY": SANDBOX_KEY})
         assert config is not None
+        config = _tuned(config, env)
         yield Connection(
             target,
             config,

@@ -1,0 +1,425 @@
+"""Apply: ensure the scenario, send every planned message exactly once, settle doubts, collect reports.
+
+The order of events for one message, and why it is never sent twice:
+
+1. the ledger row moves to ``sending`` in a durable transaction (``synchronous=FULL``) **before** the
+   request leaves; only the ids the ledger hands back are put in the request;
+2. the answer moves it to ``accepted`` or ``rejected``; no answer (a timeout, a reset, a 5xx, a crash)
+   leaves it ``sending``/``unknown``;
+3. before anything is sent again, every ``sending``/``unknown`` message is looked up by its id in the
+   provider's logs: found means accepted; absent after the settle time means it never arrived, and it
+   goes back to ``planned`` to be sent again **with the same messageId**.
+
+A ledger that knows nothing of the campaign first adopts, from the logs, what the provider already has.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aiolimiter import AsyncLimiter
+
+from campaigner.errors import (
+    CampaignerError,
+    ConnectFailedError,
+    OutcomeUnknownError,
+    ProviderError,
+    RateLimitedError,
+)
+from campaigner.ledger import Ledger, MessageIntent
+from campaigner.plan import PlannedMessage, ScenarioChange, group_requests, unsent
+from campaigner.recipients import Skip
+
+if TYPE_CHECKING:
+    from campaigner.omni import OmniClient
+    from campaigner.target import Target
+
+log = logging.getLogger("campaigner.apply")
+
+CLAIM_BATCH = 1000  # destinations claimed in one durable transaction
+FLUSH_EVERY = 0.25  # seconds between writes of answers to the ledger
+MAX_PASSES = 8  # send passes in one apply (each after settling the doubtful ones)
+CONNECT_RETRIES = 6  # a provider that cannot be reached this many times in a row stops the apply
+REPORT_PAGE = 1000
+
+
+class Progress(Protocol):
+    """What apply tells the person watching (a bar on a terminal, lines in CI)."""
+
+    def phase(self, text: str) -> None: ...
+
+    def sending(self, total: int) -> None: ...
+
+    def sent(self, accepted: int, rejected: int, unknown: int) -> None: ...
+
+    def done_sending(self) -> None: ...
+
+
+class QuietProgress:
+    def phase(self, text: str) -> None:
+        log.info("%s", text)
+
+    def sending(self, total: int) -> None:
+        pass
+
+    def sent(self, accepted: int, rejected: int, unknown: int) -> None:
+        pass
+
+    def done_sending(self) -> None:
+        pass
+
+
+@dataclass
+class SendCounts:
+    """What one apply did."""
+
+    accepted: int = 0
+    rejected: int = 0
+    unknown: int = 0
+    adopted: int = 0
+    resent: int = 0
+    requests: int = 0
+    window_closed: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A campaign to send on a target: everything the sending loop needs, nothing it must look up."""
+
+    target: Target
+    campaign: str
+    bulk_id: str
+    messages: Callable[[], Iterator[PlannedMessage | Skip]]
+    batch_size: int
+    rate: float
+    concurrency: int
+    not_after: datetime | None = None
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _status(status: Any) -> dict[str, Any]:
+    return dict(status.model_dump()) if hasattr(status, "model_dump") else dict(status)
+
+
+async def ensure_scenario(
+    client: OmniClient, ledger: Ledger, target: Target, change: ScenarioChange, progress: Progress
+) -> str:
+    """Create or update the scenario as planned; return its key (remembered in the ledger)."""
+    flow = [{"channel": s.channel, "from": s.sender} for s in change.flow]
+    if change.action == "create":
+        created = await client.create_scenario(change.name, flow)
+        key = created.key
+        progress.phase(f'Created scenario "{change.name}" ({key}).')
+    elif change.action == "update":
+        assert change.key is not None
+        await client.update_scenario(change.key, change.name, flow)
+        key = change.key
+        progress.phase(f'Updated scenario "{change.name}" ({key}).')
+    else:
+        assert change.key is not None
+        key = change.key
+    ledger.remember_scenario(target.id, change.name, key, flow)
+    return key
+
+
+def _log_to(entry: dict[str, Any]) -> str | None:
+    to = entry.get("to")
+    return str(to) if to is not None else None
+
+
+async def adopt_from_logs(client: OmniClient, ledger: Ledger, job: Job, progress: Progress) -> int:
+    """A ledger with no record of this campaign: take what the provider already has as accepted."""
+    found = await client.logs(bulk_id=job.bulk_id, limit=REPORT_PAGE)
+    if len(found) >= REPORT_PAGE:
+        # The bulk query was cut at its limit: ask by message id, over the whole plan.
+        found = []
+        chunk: list[str] = []
+        for item in job.messages():
+            if isinstance(item, PlannedMessage):
+                chunk.append(item.message_id)
+                if len(chunk) >= 2000:
+                    found.extend(await client.logs(message_ids=chunk, limit=REPORT_PAGE))
+                    chunk = []
+        if chunk:
+            found.extend(await client.logs(message_ids=chunk, limit=REPORT_PAGE))
+    adopted = ledger.adopt(
+        job.target.id,
+        job.campaign,
+        [(str(e["messageId"]), _log_to(e), e.get("status")) for e in found if e.get("messageId")],
+        at=_now(),
+    )
+    ledger.ensure_campaign(job.target.id, job.campaign, job.bulk_id)
+    if adopted:
+        progress.phase(f"Adopted {adopted} message(s) the provider already had (from its logs).")
+    return adopted
+
+
+async def settle_doubts(client: OmniClient, ledger: Ledger, job: Job, progress: Progress, counts: SendCounts) -> int:
+    """Resolve every ``sending``/``unknown`` message through the logs; return how many go out again."""
+    target = job.target
+    ledger.recover_interrupted(target.id, job.campaign, at=_now())
+    requeued = 0
+    while True:
+        pending = ledger.unknown_or_sending(target.id, job.campaign)
+        if not pending:
+            return requeued
+        settle = target.settle_seconds
+        oldest = min((p.requested_at or 0.0) for p in pending)
+        wait = oldest + settle - _now()
+        if wait > 0:
+            progress.phase(f"Waiting {wait:.1f} s for the provider's logs to settle ({len(pending)} in doubt).")
+            await asyncio.sleep(wait)
+        ids = [p.message_id for p in pending]
+        found = await client.logs(message_ids=ids, limit=REPORT_PAGE)
+        by_id = {str(e["messageId"]): e for e in found if e.get("messageId")}
+        adopted = ledger.adopt(
+            target.id,
+            job.campaign,
+            [(mid, _log_to(e), e.get("status")) for mid, e in by_id.items()],
+            at=_now(),
+        )
+        counts.adopted += adopted
+        now = _now()
+        absent = [p.message_id for p in pending if p.message_id not in by_id and (p.requested_at or 0) + settle <= now]
+        requeued += ledger.requeue(target.id, absent)
+        if adopted or absent:
+            progress.phase(
+                f"Settled {len(pending)} message(s) in doubt: {adopted} found at the provider, "
+                f"{len(absent)} never arrived and will be sent again with the same id."
+            )
+        still = len(pending) - adopted - len(absent)
+        if still <= 0:
+            return requeued
+
+
+class Sender:
+    """The sending loop: claim durably, send under the rate limit, write answers back in batches."""
+
+    def __init__(self, client: OmniClient, ledger: Ledger, job: Job, scenario_key: str, progress: Progress) -> None:
+        self.client = client
+        self.ledger = ledger
+        self.job = job
+        self.scenario_key = scenario_key
+        self.progress = progress
+        self.limiter = AsyncLimiter(1, 1 / job.rate)
+        self.counts = SendCounts()
+        self._accepted: list[tuple[str, dict[str, Any]]] = []
+        self._rejected: list[tuple[list[str], str, dict[str, Any] | None]] = []
+        self._unknown: list[tuple[list[str], str]] = []
+        self._released: list[str] = []
+        self._fatal: BaseException | None = None
+        self.window_closed = False
+
+    # -- producing ---------------------------------------------------------------------------------
+
+    def _groups(self) -> Iterator[list[PlannedMessage]]:
+        job = self.job
+        lookup = lambda ids: self.ledger.states(job.target.id, job.campaign, ids)  # noqa: E731
+        fresh = (m for m in unsent(job.messages(), lookup, lambda _m: None) if isinstance(m, PlannedMessage))
+        return group_requests(fresh, job.batch_size)
+
+    def _claim(self, groups: list[list[PlannedMessage]]) -> list[list[PlannedMessage]]:
+        intents = [MessageIntent(m.message_id, m.recipient_id, m.row, m.payload.hash) for g in groups for m in g]
+        claimed = set(self.ledger.claim_for_sending(self.job.target.id, self.job.campaign, intents, at=_now()))
+        out = []
+        for g in groups:
+            mine = [m for m in g if m.message_id in claimed]
+            if mine:
+                out.append(mine)
+        return out
+
+    async def _produce(self, queue: asyncio.Queue[list[PlannedMessage] | None]) -> None:
+        batch: list[list[PlannedMessage]] = []
+        size = 0
+        for group in self._groups():
+            if self._fatal is not None:
+                break
+            batch.append(group)
+            size += len(group)
+            if size >= CLAIM_BATCH or len(batch) >= 4 * self.job.concurrency:
+                if not await self._dispatch(batch, queue):
+                    break
+                batch, size = [], 0
+            await asyncio.sleep(0)
+        if batch and self._fatal is None:
+            await self._dispatch(batch, queue)
+        for _ in range(self.job.concurrency):
+            await queue.put(None)
+
+    async def _dispatch(
+        self, batch: list[list[PlannedMessage]], queue: asyncio.Queue[list[PlannedMessage] | None]
+    ) -> bool:
+        if self.job.not_after is not None and datetime.now(UTC) >= self.job.not_after:
+            self.window_closed = True
+            return False
+        for group in self._claim(batch):
+            await queue.put(group)
+        return True
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    def _body(self, group: list[PlannedMessage]) -> dict[str, Any]:
+        return {
+            "scenarioKey": self.scenario_key,
+            "bulkId": self.job.bulk_id,
+            "destinations": [{"messageId": m.message_id, "to": m.to} for m in group],
+            **group[0].payload.body,
+        }
+
+    async def _send_one(self, group: list[PlannedMessage]) -> None:
+        ids = [m.message_id for m in group]
+        body = self._body(group)
+        failures = 0
+        while True:
+            async with self.limiter:
+                pass
+            try:
+                answer = await self.client.send(body)
+            except RateLimitedError as exc:
+                self.client.gate.pause_for(exc.retry_after or 1.0)
+                continue
+            except ConnectFailedError as exc:
+                failures += 1
+                if failures >= CONNECT_RETRIES:
+                    self._released.extend(ids)
+                    self._fatal = exc
+                    return
+                await asyncio.sleep(min(10.0, 0.5 * 2**failures))
+                continue
+            except OutcomeUnknownError as exc:
+                self._unknown.append((ids, exc.unknown_reason))
+                self.counts.unknown += len(ids)
+                return
+            except ProviderError as exc:
+                if exc.status in (401, 403):  # the account, not the message: stop, send nothing more
+                    self._released.extend(ids)
+                    self._fatal = exc
+                    return
+                self._rejected.append((ids, exc.reason, None))
+                self.counts.rejected += len(ids)
+                self.counts.rejections[exc.reason] = self.counts.rejections.get(exc.reason, 0) + len(ids)
+                return
+            break
+        self.counts.requests += 1
+        answered = {m.messageId: m for m in answer.messages}
+        for mid in ids:
+            msg = answered.get(mid)
+            if msg is None:
+                # Accepted as a request but not listed: the provider has it or not; the logs will tell.
+                self._unknown.append(([mid], "missing from the provider's answer"))
+                self.counts.unknown += 1
+            elif msg.status.groupId == 5:  # REJECTED
+                status = _status(msg.status)
+                reason = f"{msg.status.name}: {msg.status.description or ''}".rstrip(": ")
+                self._rejected.append(([mid], reason, status))
+                self.counts.rejected += 1
+                self.counts.rejections[msg.status.name] = self.counts.rejections.get(msg.status.name, 0) + 1
+            else:
+                self._accepted.append((mid, _status(msg.status)))
+                self.counts.accepted += 1
+
+    async def _worker(self, queue: asyncio.Queue[list[PlannedMessage] | None]) -> None:
+        while True:
+            group = await queue.get()
+            if group is None:
+                return
+            if self._fatal is not None:
+                self._released.extend(m.message_id for m in group)
+                continue
+            await self._send_one(group)
+            self.progress.sent(self.counts.accepted, self.counts.rejected, self.counts.unknown)
+
+    def flush(self) -> None:
+        """Write the answers gathered so far to the ledger (one transaction per kind)."""
+        target, at = self.job.target.id, _now()
+        if self._accepted:
+            items, self._accepted = self._accepted, []
+            self.ledger.mark_accepted(target, items, at=at)
+        if self._rejected:
+            rejected, self._rejected = self._rejected, []
+            for ids, reason, status in rejected:
+                self.ledger.mark_rejected(target, ids, reason, status, at=at)
+        if self._unknown:
+            unknown, self._unknown = self._unknown, []
+            for ids, reason in unknown:
+                self.ledger.mark_unknown(target, ids, reason, at=at)
+        if self._released:
+            released, self._released = self._released, []
+            self.ledger.release(target, released)
+
+    async def _flusher(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), FLUSH_EVERY)
+            self.flush()
+
+    async def run(self) -> SendCounts:
+        queue: asyncio.Queue[list[PlannedMessage] | None] = asyncio.Queue(maxsize=4 * self.job.concurrency)
+        stop = asyncio.Event()
+        flusher = asyncio.create_task(self._flusher(stop))
+        try:
+            workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.job.concurrency)]
+            await self._produce(queue)
+            await asyncio.gather(*workers)
+        finally:
+            stop.set()
+            await flusher
+            self.flush()
+        if isinstance(self._fatal, ProviderError):
+            raise CampaignerError(
+                f"{self._fatal}; sending stopped, nothing unsent was lost: fix it and run apply again"
+            ) from self._fatal
+        if self._fatal is not None:
+            raise CampaignerError(
+                f"error: the provider could not be reached ({self._fatal}); "
+                "nothing unsent was lost: run apply again to continue"
+            ) from self._fatal
+        return self.counts
+
+
+def merge(total: SendCounts, part: SendCounts) -> None:
+    total.accepted += part.accepted
+    total.rejected += part.rejected
+    total.unknown += part.unknown
+    total.requests += part.requests
+    for k, v in part.rejections.items():
+        total.rejections[k] = total.rejections.get(k, 0) + v
+
+
+async def send_campaign(
+    client: OmniClient, ledger: Ledger, job: Job, scenario_key: str, progress: Progress
+) -> SendCounts:
+    """Send until every message is accepted, rejected, or (after MAX_PASSES) still in doubt."""
+    total = SendCounts()
+    if not ledger.campaign_known(job.target.id, job.campaign):
+        total.adopted += await adopt_from_logs(client, ledger, job, progress)
+    await settle_doubts(client, ledger, job, progress, total)
+    ledger.retry_rejected(job.target.id, job.campaign)
+    for _ in range(MAX_PASSES):
+        sender = Sender(client, ledger, job, scenario_key, progress)
+        part = await sender.run()
+        merge(total, part)
+        if sender.window_closed:
+            total.window_closed += 1
+            progress.phase(f"The send window closed at {job.not_after}: the rest stays unsent.")
+            break
+        if not ledger.unknown_or_sending(job.target.id, job.campaign):
+            break
+        requeued = await settle_doubts(client, ledger, job, progress, total)
+        total.resent += requeued
+        if requeued == 0:
+            break
+    total.unknown = len(ledger.unknown_or_sending(job.target.id, job.campaign))
+    progress.done_sending()
+    return total

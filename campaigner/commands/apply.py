@@ -1,0 +1,277 @@
+"""`campaigner apply CAMPAIGN.yaml | PLANFILE`: send every planned message exactly once, then report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, target_option
+from campaigner.errors import CampaignerError
+
+if TYPE_CHECKING:
+    from campaigner.apply import Job, SendCounts
+    from campaigner.ledger import Ledger
+    from campaigner.load import LoadedCampaign
+    from campaigner.plan import PlannedMessage, ScenarioChange
+    from campaigner.recipients import Skip
+    from campaigner.target import Connection
+
+
+class LineProgress:
+    """Progress for logs (not a terminal): a line every few seconds."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.every = every
+        self.total = 0
+        self.last = 0.0
+        self.started = time.monotonic()
+
+    def phase(self, text: str) -> None:
+        click.echo(text)
+
+    def sending(self, total: int) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        click.echo(f"Sending {total} message(s)...")
+
+    def sent(self, accepted: int, rejected: int, unknown: int) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            done = accepted + rejected + unknown
+            rate = done / max(now - self.started, 1e-6)
+            click.echo(
+                f"  {done}/{self.total} sent ({accepted} accepted, {rejected} rejected, "
+                f"{unknown} in doubt), {rate:.0f}/s"
+            )
+
+    def done_sending(self) -> None:
+        pass
+
+
+class BarProgress(LineProgress):
+    """Progress on a terminal: a bar with rate, ETA and counts (rich)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("Sending"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}/s"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[counts]}"),
+            transient=False,
+        )
+        self._task: Any = None
+
+    def sending(self, total: int) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        self._bar.start()
+        self._task = self._bar.add_task("send", total=total or None, rate="0", counts="")
+
+    def sent(self, accepted: int, rejected: int, unknown: int) -> None:
+        if self._task is None:
+            return
+        done = accepted + rejected + unknown
+        rate = done / max(time.monotonic() - self.started, 1e-6)
+        self._bar.update(
+            self._task,
+            completed=done,
+            rate=f"{rate:.0f}",
+            counts=f"{accepted} accepted, {rejected} rejected, {unknown} in doubt",
+        )
+
+    def done_sending(self) -> None:
+        if self._task is not None:
+            self._bar.stop()
+            self._task = None
+
+
+def _progress() -> LineProgress:
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb":
+        return BarProgress()
+    return LineProgress()
+
+
+def _confirm(conn: Connection, auto_approve: bool, saved: bool) -> None:
+    if conn.target.is_sandbox or auto_approve or saved:
+        return
+    if not sys.stdin.isatty():
+        raise CampaignerError(
+            "error: apply to a real provider needs confirmation: pass --auto-approve, "
+            "or apply a reviewed saved plan (`campaigner plan --out FILE`, then `campaigner apply FILE`)"
+        )
+    answer = click.prompt(f"Send to {conn.target.id}? Only 'yes' will be accepted", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise CampaignerError("Apply cancelled; nothing was sent.")
+
+
+def _window(loaded: LoadedCampaign) -> None:
+    send = loaded.spec.send
+    now = datetime.now(UTC)
+    if send.notAfter is not None and now >= send.notAfter:
+        raise CampaignerError(
+            f"error: the send window closed at {send.notAfter.isoformat()} (send.notAfter); nothing was sent"
+        )
+    if send.notBefore is not None and now < send.notBefore:
+        raise CampaignerError(
+            f"error: the send window opens at {send.notBefore.isoformat()} (send.notBefore); "
+            "run apply then; nothing was sent"
+        )
+
+
+@click.command("apply")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (real provider).")
+@click.option(
+    "--wait",
+    "wait",
+    default=None,
+    help="How long to wait for delivery reports (e.g. 5m); overrides report.wait.",
+)
+@click.option("--no-wait", is_flag=True, help="Do not wait for delivery reports.")
+@click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked in the plan.")
+@target_option
+def command(
+    source: Path, auto_approve: bool, wait: str | None, no_wait: bool, show_pii: bool, target: str | None
+) -> None:
+    """Apply CAMPAIGN.yaml, or a saved plan: ensure the scenario, send each message once, report."""
+    from campaigner import planview
+    from campaigner.ids import bulk_id as make_bulk_id
+    from campaigner.load import load_campaign
+    from campaigner.lock import CampaignLock
+    from campaigner.plan import MessageStream, build_plan
+    from campaigner.planfile import read_plan
+    from campaigner.spec import parse_duration
+    from campaigner.target import choose_target, connect, state_path
+
+    saved = None
+    if source.suffix.lower() in (".yaml", ".yml"):
+        loaded = load_campaign(source)
+    else:
+        saved = read_plan(source)
+        saved.verify_inputs()
+        loaded = load_campaign(saved.campaign_file)
+    wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    chosen = choose_target(target, for_apply=True)
+    if saved is not None and saved.target_id != chosen.id:
+        raise CampaignerError(
+            f"error: {source} was planned for target {saved.target_id}, but the target now is {chosen.id}; "
+            "make the plan again for this target"
+        )
+    _window(loaded)
+    campaign = loaded.spec.campaign
+    bulk = make_bulk_id(chosen.id, campaign)
+    ledger = open_ledger(chosen, create=True)
+    assert ledger is not None
+    try:
+        with connect(chosen) as conn:
+            click.echo(conn.description)
+            change = lookup_scenario(conn, loaded, ledger)
+            if saved is None:
+                plan = build_plan(
+                    loaded, target_id=chosen.id, scenario=change, lookup=sent_lookup(ledger, chosen, campaign)
+                )
+                text = planview.to_text(plan, target_line="", show_pii=show_pii).lstrip("\n")
+                click.echo(text, nl=False)
+                to_send, skipped = plan.stats.to_send, dict(plan.stats.skipped)
+
+                def messages() -> Iterator[PlannedMessage | Skip]:
+                    stream = MessageStream(loaded, chosen.id)
+                    try:
+                        yield from stream
+                    finally:
+                        stream.close()
+            else:
+                footer = saved.footer
+                to_send, skipped = int(footer["messages"]), dict(footer["skipped"])
+                click.echo(f"Applying the saved plan {source}: {to_send} message(s), made for {saved.target_id}.")
+                messages = saved.messages
+            _confirm(conn, auto_approve, saved is not None)
+            command_line = "campaigner apply " + str(source)
+            with CampaignLock(state_path().parent, chosen.id, campaign, command=command_line):
+                counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
+                from campaigner.reports import write_summary
+
+                written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped)
+    finally:
+        ledger.close()
+    _print_outcome(counts, written.directory, written.summary)
+    rec = written.summary.recipients
+    if rec.get("rejected", 0) or rec.get("unknown", 0) or written.summary.not_sent:
+        raise click.exceptions.Exit(1)
+
+
+async def _apply(
+    conn: Connection,
+    ledger: Ledger,
+    loaded: LoadedCampaign,
+    change: ScenarioChange,
+    bulk: str,
+    messages: Any,
+    to_send: int,
+    wait_seconds: float,
+) -> SendCounts:
+    from campaigner.apply import Job, ensure_scenario, send_campaign
+    from campaigner.omni import OmniClient
+    from campaigner.reports import collect_reports
+
+    spec = loaded.spec
+    progress = _progress()
+    job: Job = Job(
+        target=conn.target,
+        campaign=spec.campaign,
+        bulk_id=bulk,
+        messages=messages,
+        batch_size=spec.send.batchSize,
+        rate=spec.send.rateLimit,
+        concurrency=spec.send.concurrency,
+        not_after=spec.send.notAfter,
+    )
+    async with OmniClient(conn.config, max_connections=spec.send.concurrency) as client:
+        key = await ensure_scenario(client, ledger, conn.target, change, progress)
+        if (
+            to_send
+            or ledger.unknown_or_sending(conn.target.id, spec.campaign)
+            or not ledger.campaign_known(conn.target.id, spec.campaign)
+        ):
+            progress.sending(to_send)
+            counts = await send_campaign(client, ledger, job, key, progress)
+        else:
+            from campaigner.apply import SendCounts
+
+            counts = SendCounts()
+        await collect_reports(client, ledger, conn.target, spec.campaign, bulk, wait=wait_seconds, progress=progress)
+    return counts
+
+
+def _print_outcome(counts: SendCounts, directory: Path, summary: Any) -> None:
+    from campaigner.summary_html import headline
+
+    if counts.requests == 0 and counts.adopted == 0 and counts.resent == 0:
+        click.echo("Nothing new was sent.")
+    else:
+        parts = [f"{counts.accepted} accepted", f"{counts.rejected} rejected"]
+        if counts.adopted:
+            parts.append(f"{counts.adopted} adopted from the provider's logs")
+        if counts.resent:
+            parts.append(f"{counts.resent} sent again after settling")
+        if counts.unknown:
+            parts.append(f"{counts.unknown} still in doubt (run apply again)")
+        click.echo(f"Sent in {counts.requests} request(s): " + ", ".join(parts) + ".")
+    for reason, n in sorted(counts.rejections.items(), key=lambda kv: -kv[1])[:5]:
+        click.echo(f"  rejected {n}: {reason}")
+    click.echo(headline(summary))
+    click.echo(f"Summary: {directory}/summary.md, {directory}/report.html, {directory}/messages.csv")

@@ -1,0 +1,66 @@
+"""`campaigner report CAMPAIGN.yaml`: fetch outstanding delivery reports, store them, rewrite the summary."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from campaigner.commands.common import open_ledger, target_option
+from campaigner.errors import CampaignerError
+
+
+@click.command("report")
+@click.argument("campaign_file", type=click.Path(path_type=Path))
+@click.option("--wait", "wait", default="0s", show_default=True, help="How long to wait for outstanding reports.")
+@target_option
+def command(campaign_file: Path, wait: str, target: str | None) -> None:
+    """Fetch the campaign's outstanding delivery reports and (re)write its summary files."""
+    from campaigner.apply import QuietProgress
+    from campaigner.ids import bulk_id as make_bulk_id
+    from campaigner.load import load_campaign
+    from campaigner.omni import OmniClient
+    from campaigner.plan import MessageStream
+    from campaigner.recipients import Skip
+    from campaigner.reports import collect_reports, write_summary
+    from campaigner.spec import parse_duration
+    from campaigner.summary_html import headline
+    from campaigner.target import choose_target, connect
+
+    loaded = load_campaign(campaign_file)
+    try:
+        seconds = parse_duration(wait)
+    except ValueError as exc:
+        raise CampaignerError(f"error: --wait: {exc}") from None
+    chosen = choose_target(target)
+    campaign = loaded.spec.campaign
+    ledger = open_ledger(chosen, create=False)
+    if ledger is None or not ledger.campaign_known(chosen.id, campaign):
+        raise CampaignerError(f"error: the ledger has no record of {campaign} on {chosen.id}; apply it first")
+    bulk = ledger.campaign_bulk_id(chosen.id, campaign) or make_bulk_id(chosen.id, campaign)
+    try:
+        skipped: dict[str, int] = {}
+        stream = MessageStream(loaded, chosen.id)
+        try:
+            for item in stream:
+                if isinstance(item, Skip):
+                    skipped[item.reason] = skipped.get(item.reason, 0) + 1
+        finally:
+            stream.close()
+        with connect(chosen) as conn:
+            click.echo(conn.description)
+
+            async def fetch() -> tuple[int, int]:
+                async with OmniClient(conn.config) as client:
+                    return await collect_reports(
+                        client, ledger, chosen, campaign, bulk, wait=seconds, progress=QuietProgress()
+                    )
+
+            stored, pending = asyncio.run(fetch())
+        written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped)
+    finally:
+        ledger.close()
+    click.echo(f"Stored {stored} new report(s); {pending} message(s) still without a final report.")
+    click.echo(headline(written.summary))
+    click.echo(f"Summary: {written.directory}/summary.md")

@@ -1,0 +1,36 @@
+"""`campaigner status CAMPAIGN.yaml`: the ledger's counts for a campaign, without contacting anyone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from campaigner.commands.common import open_ledger, target_option
+
+
+@click.command("status")
+@click.argument("campaign_file", type=click.Path(path_type=Path))
+@target_option
+def command(campaign_file: Path, target: str | None) -> None:
+    """Print what the ledger knows of CAMPAIGN_FILE on the target: message states and final reports."""
+    from campaigner.load import load_campaign
+    from campaigner.target import choose_target, state_path
+
+    loaded = load_campaign(campaign_file)
+    chosen = choose_target(target)
+    campaign = loaded.spec.campaign
+    where = "embedded sandbox" if chosen.is_sandbox else chosen.id
+    click.echo(f"Target: {where} (ledger {state_path()}; nothing contacted)")
+    ledger = open_ledger(chosen, create=False)
+    if ledger is None or not ledger.campaign_known(chosen.id, campaign):
+        click.echo(f"{campaign}: nothing sent yet on this target.")
+        return
+    try:
+        counts = ledger.counts(chosen.id, campaign)
+    finally:
+        ledger.close()
+    click.echo(f"{campaign}:")
+    for section, values in counts.items():
+        shown = ", ".join(f"{k} {v}" for k, v in values.items())
+        click.echo(f"  {section}: {shown or 'none'}")

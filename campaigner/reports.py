@@ -1,0 +1,105 @@
+"""Delivery reports: fetched, stored in the ledger before they are counted, and turned into the summary files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from campaigner.ledger import Ledger
+from campaigner.summary import Summary, SummaryContext, render_all, summarize
+
+if TYPE_CHECKING:
+    from campaigner.apply import Progress
+    from campaigner.load import LoadedCampaign
+    from campaigner.omni import OmniClient
+    from campaigner.target import Target
+
+REPORT_PAGE = 1000
+SUMMARY_FILES = ("summary.json", "summary.md", "report.html", "messages.csv")
+
+
+def _now() -> float:
+    return time.time()
+
+
+async def collect_reports(
+    client: OmniClient,
+    ledger: Ledger,
+    target: Target,
+    campaign: str,
+    bulk_id: str,
+    *,
+    wait: float,
+    progress: Progress,
+    poll: float | None = None,
+) -> tuple[int, int]:
+    """Fetch reports until each accepted message has a final one or ``wait`` runs out.
+
+    Every report is stored in the ledger before it is counted. Messages still without one are then
+    filled in from the logs (final status only, no error details, marked as such). Returns
+    (reports stored, still pending).
+    """
+    interval = poll if poll is not None else (0.2 if target.is_sandbox else 5.0)
+    deadline = time.monotonic() + wait
+    stored = 0
+    outstanding = ledger.accepted_without_report(target.id, campaign)
+    if outstanding and wait > 0:
+        progress.phase(f"Waiting up to {wait:g} s for {len(outstanding)} delivery report(s).")
+    while outstanding:
+        page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
+        if page:
+            stored += ledger.store_reports(target.id, page, source="reports", at=_now())
+        outstanding = ledger.accepted_without_report(target.id, campaign)
+        if not outstanding or time.monotonic() >= deadline:
+            break
+        if len(page) < REPORT_PAGE:
+            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+    if outstanding:
+        found = await client.logs(message_ids=outstanding, limit=REPORT_PAGE)
+        final = [e for e in found if (e.get("status") or {}).get("groupName") not in (None, "PENDING")]
+        if final:
+            stored += ledger.store_reports(target.id, final, source="logs", at=_now())
+        outstanding = ledger.accepted_without_report(target.id, campaign)
+    return stored, len(outstanding)
+
+
+def summary_dir(loaded: LoadedCampaign) -> Path:
+    """``report.dir`` (relative to the campaign file), or ``reports/<campaign>`` beside it."""
+    spec = loaded.spec
+    return loaded.resolve(spec.report.dir or f"reports/{spec.campaign}")
+
+
+@dataclass(frozen=True)
+class Written:
+    directory: Path
+    summary: Summary
+
+
+def write_summary(
+    ledger: Ledger, loaded: LoadedCampaign, target: Target, bulk_id: str, *, skipped: dict[str, int]
+) -> Written:
+    """(Re)write summary.json, summary.md, report.html and messages.csv from the ledger alone."""
+    spec = loaded.spec
+    directory = summary_dir(loaded)
+    directory.mkdir(parents=True, exist_ok=True)
+    context = SummaryContext(
+        campaign=spec.campaign,
+        target=target.id,
+        bulk_id=bulk_id,
+        channels=spec.scenario.channels,
+        skipped=skipped,
+        description=spec.description,
+    )
+    csv_tmp = directory / ".messages.csv.tmp"
+    with csv_tmp.open("w", encoding="utf-8", newline="") as fh:
+        summary = summarize(ledger.outcomes(target.id, spec.campaign), context, csv_file=fh)
+    os.replace(csv_tmp, directory / "messages.csv")
+    for name, text in render_all(summary).items():
+        tmp = directory / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, directory / name)
+    return Written(directory, summary)

@@ -1,0 +1,58 @@
+"""Identical payloads are grouped: 1,000,000 recipients in <= ceil(1,000,000 / batchSize) requests.
+
+Plans (and with --apply, applies against a sandbox process) a campaign whose payloads are all
+identical, and prints the number of requests, the time and the peak RSS.
+Run: python tests/benchmarks/bench_grouping.py [--rows 1000000] [--batch 500] [--apply]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import SandboxProcess, campaigner, machine, run, write_campaign, write_recipients  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--apply", action="store_true", help="also apply it against a sandbox process")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    bound = math.ceil(args.rows / args.batch)
+    with tempfile.TemporaryDirectory(prefix="bench-group-") as tmp:
+        folder = Path(tmp)
+        write_recipients(folder / "same.csv", args.rows, identical=True)
+        campaign = write_campaign(folder, "same.csv", campaign="bench-group", personalized=False,
+                                  rate="1000/s", batch=args.batch)
+        env = {"CAMPAIGNER_STATE": str(folder / "state.db")}
+        r = run([*campaigner(), "plan", str(campaign), "--format", "json"], cwd=folder, env=env)
+        if r.code != 0:
+            print(r.err, file=sys.stderr)
+            return 1
+        plan = json.loads(r.out)
+        print(f"plan: {args.rows:,} recipients -> {plan['requests']:,} requests (bound {bound:,}): "
+              f"{'met' if plan['requests'] <= bound else 'MISSED'}; {r.seconds:.1f} s, peak RSS {r.peak_rss_mb:.0f} MB")
+        if args.apply:
+            sandbox = SandboxProcess(folder)
+            try:
+                env |= {"INFOBIP_BASE_URL": sandbox.url, "INFOBIP_API_KEY": "sandbox"}
+                a = run([*campaigner(), "apply", str(campaign), "--auto-approve", "--wait", "10m"], cwd=folder, env=env)
+                sent = len(sandbox.send_times())
+                stats = sandbox.get("/_sandbox/stats")
+                print(f"apply: exit {a.code}, {sent:,} requests seen by the sandbox, {a.seconds:.0f} s, "
+                      f"peak RSS {a.peak_rss_mb:.0f} MB, receipts {stats['receipts']:,}, "  # type: ignore[index]
+                      f"duplicates {stats['duplicates']}")  # type: ignore[index]
+            finally:
+                sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

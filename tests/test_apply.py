@@ -1,0 +1,266 @@
+"""apply end to end over real HTTP against the sandbox: exactly once, resumable, adoptable, reviewable."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from benchmarks._measure import write_campaign, write_recipients
+from campaigner.sandbox.server import SandboxServer
+
+EXAMPLE = "campaigns/spring-sale-2026.yaml"
+
+
+def _sandbox_stats(db: Path) -> dict[str, Any]:
+    """Open the embedded sandbox's state file with a fresh server and read its stats."""
+    with SandboxServer(db_path=db) as server:
+        stats = httpx.get(f"{server.url}/_sandbox/stats").json()
+        received = httpx.get(f"{server.url}/_sandbox/messages").json()["messages"]
+    stats["received_ids"] = {m["messageId"]: m["received"] for m in received}
+    return dict(stats)
+
+
+def _plan_ids(plan_file: Path) -> set[str]:
+    ids = set()
+    with plan_file.open(encoding="utf-8") as fh:
+        for line in fh:
+            item = json.loads(line)
+            if "m" in item:
+                ids.add(item["m"])
+    return ids
+
+
+def test_example_applies_end_to_end_then_no_changes(workdir: Path, cli: Any) -> None:
+    first = cli("apply", EXAMPLE, "--wait", "60s")
+    assert first.code == 0, first.err
+    assert first.out.splitlines()[0].startswith("Target: embedded sandbox (http://127.0.0.1:")
+    assert "Plan: 15 messages to send, 1 scenario to create." in first.out
+    summary = json.loads((workdir / "campaigns/reports/spring-sale-2026/summary.json").read_text())
+    assert summary["recipients"]["planned"] == 15
+    assert summary["recipients"]["sent"] == 15
+    assert summary["final"]["pending"] == 0
+    assert sum(summary["final"].values()) == 15
+    assert summary["failover"]["sms_fallback_delivered"] > 0
+    for name in ("summary.md", "report.html", "messages.csv"):
+        assert (workdir / "campaigns/reports/spring-sale-2026" / name).stat().st_size > 0
+
+    second = cli("apply", EXAMPLE, "--no-wait")
+    assert second.code == 0, second.err
+    assert "No changes." in second.out
+    assert "Nothing new was sent." in second.out
+    stats = _sandbox_stats(workdir / ".campaigner/sandbox.db")
+    assert stats["receipts"] == 15
+    assert stats["duplicates"] == 0
+
+
+def test_new_rows_only_are_sent(workdir: Path, cli: Any) -> None:
+    assert cli("apply", EXAMPLE, "--no-wait").code == 0
+    csv = workdir / "campaigns/recipients/loyalty.csv"
+    with csv.open("a", encoding="utf-8") as fh:
+        fh.write("Zora,+385 91 700 0001,,20,gold\nVid,+385 91 700 0002,,20,gold\n")
+    plan = cli("plan", EXAMPLE)
+    assert "Plan: 2 messages to send." in plan.out
+    again = cli("apply", EXAMPLE, "--no-wait")
+    assert again.code == 0, again.err
+    stats = _sandbox_stats(workdir / ".campaigner/sandbox.db")
+    assert stats["receipts"] == 17
+    assert stats["duplicates"] == 0
+
+
+def test_lost_ledger_adopts_from_provider_logs(workdir: Path, cli: Any) -> None:
+    assert cli("apply", EXAMPLE, "--no-wait").code == 0
+    (workdir / ".campaigner/state.db").unlink()
+    for extra in ("state.db-wal", "state.db-shm"):
+        (workdir / ".campaigner" / extra).unlink(missing_ok=True)
+    again = cli("apply", EXAMPLE, "--no-wait")
+    assert again.code == 0, again.err
+    assert "Adopted 15 message(s)" in again.out
+    stats = _sandbox_stats(workdir / ".campaigner/sandbox.db")
+    assert stats["receipts"] == 15
+    assert stats["duplicates"] == 0
+
+
+def test_saved_plan_applies_exactly_and_refuses_when_stale(workdir: Path, cli: Any) -> None:
+    assert cli("plan", EXAMPLE, "--out", "spring.plan").code == 0
+    assert cli("plan", EXAMPLE, "--out", "again.plan").code == 0
+    assert (workdir / "spring.plan").read_bytes() == (workdir / "again.plan").read_bytes()
+    planned = _plan_ids(workdir / "spring.plan")
+
+    csv = workdir / "campaigns/recipients/loyalty.csv"
+    original = csv.read_bytes()
+    csv.write_bytes(original + b"Zora,+385 91 700 0001,,20,gold\n")
+    stale = cli("apply", "spring.plan")
+    assert stale.code == 1
+    assert stale.err.strip() == (
+        "spring.plan: error: plan is stale: campaigns/recipients/loyalty.csv changed since the plan was made "
+        "(run `campaigner plan --out` again and review it)"
+    )
+    csv.write_bytes(original)
+    applied = cli("apply", "spring.plan", "--no-wait")
+    assert applied.code == 0, applied.err
+    stats = _sandbox_stats(workdir / ".campaigner/sandbox.db")
+    assert set(stats["received_ids"]) == planned
+    assert stats["duplicates"] == 0
+
+
+def test_ci_without_provider_needs_target_sandbox(workdir: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    refused = cli("apply", EXAMPLE, "--no-wait")
+    assert refused.code == 1
+    assert "pass --target sandbox to mean it" in refused.err
+    assert not (workdir / ".campaigner/sandbox.db").exists()
+    assert cli("apply", EXAMPLE, "--no-wait", "--target", "sandbox").code == 0
+
+
+# --- processes: kills and concurrent applies against one sandbox server ---------------------------
+
+
+@pytest.fixture
+def faulty_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
+    server = SandboxServer(
+        db_path=tmp_path / "faulty.db",
+        faults="500=0.1,429=0.05,timeout=0.02,lost-answer=0.02",
+        seed=11,
+        timeout_delay=2.0,
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _env(workdir: Path, server: SandboxServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
+    env.update(
+        INFOBIP_BASE_URL=server.url,
+        INFOBIP_API_KEY="sandbox",
+        CAMPAIGNER_STATE=str(workdir / ".campaigner/state.db"),
+        CAMPAIGNER_READ_TIMEOUT="1",
+        CAMPAIGNER_SETTLE_SECONDS="0.3",
+        NO_COLOR="1",
+    )
+    return env
+
+
+def _apply_process(workdir: Path, campaign: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "campaigner", "apply", str(campaign), "--auto-approve", "--no-wait"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _received(server: SandboxServer) -> dict[str, int]:
+    messages = httpx.get(f"{server.url}/_sandbox/messages").json()["messages"]
+    return {m["messageId"]: m["received"] for m in messages}
+
+
+def test_kill_9_at_random_moments_never_sends_twice(workdir: Path, faulty_sandbox: SandboxServer) -> None:
+    rows = 2000
+    write_recipients(workdir / "many.csv", rows)
+    campaign = write_campaign(workdir, "many.csv", campaign="kill-test", rate="2000/s", batch=1)
+    env = _env(workdir, faulty_sandbox)
+    plan = subprocess.run(
+        [sys.executable, "-m", "campaigner", "plan", str(campaign), "--out", "kill.plan"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plan.returncode == 0, plan.stderr
+    expected = _plan_ids(workdir / "kill.plan")
+    assert len(expected) == rows
+    rng = random.Random(5)
+    for _ in range(4):
+        proc = _apply_process(workdir, campaign, env)
+        time.sleep(rng.uniform(1.0, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    for _ in range(5):  # re-run to convergence
+        proc = _apply_process(workdir, campaign, env)
+        out, err = proc.communicate(timeout=300)
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, out + err
+    received = _received(faulty_sandbox)
+    duplicates = {k: n for k, n in received.items() if n > 1}
+    assert duplicates == {}
+    assert set(received) == expected
+
+
+def test_two_applies_at_once_one_refuses(workdir: Path, tmp_path: Path) -> None:
+    with SandboxServer(db_path=tmp_path / "both.db") as server:
+        write_recipients(workdir / "both.csv", 300)
+        campaign = write_campaign(workdir, "both.csv", campaign="both-test", rate="200/s", batch=1)
+        env = _env(workdir, server)
+        first = _apply_process(workdir, campaign, env)
+        second = _apply_process(workdir, campaign, env)
+        results = [p.communicate(timeout=120) + (p.returncode,) for p in (first, second)]
+        codes = sorted(code for _, _, code in results)
+        assert codes == [0, 1], results
+        refused = next(err for _, err, code in results if code == 1)
+        assert "is locked by pid" in refused
+        received = _received(server)
+        assert len(received) == 300
+        assert all(n == 1 for n in received.values())
+
+
+def test_report_after_kill_during_collection_matches_sandbox(workdir: Path, tmp_path: Path) -> None:
+    with SandboxServer(db_path=tmp_path / "rep.db") as server:
+        write_recipients(workdir / "rep.csv", 200)
+        campaign = write_campaign(workdir, "rep.csv", campaign="report-test", rate="500/s", batch=50)
+        env = _env(workdir, server)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "campaigner", "apply", str(campaign), "--auto-approve", "--wait", "60s"],
+            cwd=workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # kill once some reports have been handed out
+            stats = httpx.get(f"{server.url}/_sandbox/stats").json()
+            if stats["reports"]["returned"] > 0:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        done = subprocess.run(
+            [sys.executable, "-m", "campaigner", "report", str(campaign), "--wait", "60s"],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        summary = json.loads((workdir / "reports/report-test/summary.json").read_text())
+        assert summary["recipients"]["sent"] == 200
+        assert summary["final"]["pending"] == 0
+        logs = httpx.get(
+            f"{server.url}/omni/1/logs",
+            params={"bulkId": summary["bulkId"], "limit": 1000},
+            headers={"Authorization": "App sandbox"},
+        ).json()["results"]
+        by_group: dict[str, int] = {}
+        for entry in logs:
+            group = entry["status"]["groupName"].lower()
+            by_group[group] = by_group.get(group, 0) + 1
+        assert {k: v for k, v in summary["final"].items() if v} == by_group
