@@ -113,7 +113,7 @@ class SandboxServer:
         config = uvicorn.Config(
             build_app(responses, api_key=self.api_key),
             log_config=None,
-            log_level="warning",
+            log_level="error",  # not even "Invalid HTTP request received" from killed clients
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=3,
