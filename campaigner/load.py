@@ -146,12 +146,12 @@ def _trim_loc(data: Any, loc: Sequence[Key]) -> KeyPath:
     kept: list[Key] = []
     node = data
     for key in loc:
-        if isinstance(node, dict) and key in node:
+        if isinstance(node, dict) and key in node:  # noqa: SIM114 - mypy needs the types apart
             node = node[key]
         elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
             node = node[key]
         else:
-            if isinstance(node, dict) and isinstance(key, str) and not kept[-1:] == [key]:
+            if isinstance(node, dict) and isinstance(key, str) and kept[-1:] != [key]:
                 kept.append(key)  # a missing or unknown key: keep it, the message names it
             break
         kept.append(key)
@@ -226,9 +226,15 @@ def load_campaign(path: str | Path) -> LoadedCampaign:
     except YAMLError as exc:
         raise InputError(f"YAML error: {' '.join(str(exc).split())}", path=path, line=1, col=1) from None
     if not isinstance(tree, CommentedMap):
-        what = "empty" if tree is None else f"a {type(tree).__name__}, not a mapping"
-        raise InputError(f"the campaign file is {what}", path=path, line=1, col=1,
-                         hint="start with `campaign: my-id` and the keys of SPEC section 2")
+        kind = "list" if isinstance(tree, CommentedSeq) else type(tree).__name__
+        what = "empty" if tree is None else f"a {kind}, not a mapping"
+        raise InputError(
+            f"the campaign file is {what}",
+            path=path,
+            line=1,
+            col=1,
+            hint="start with `campaign: my-id` and the keys of SPEC section 2",
+        )
     data = _plain(tree)
     try:
         spec = Campaign.model_validate(data)

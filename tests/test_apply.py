@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-
 from benchmarks._measure import write_campaign, write_recipients
+
 from campaigner.sandbox.server import SandboxServer
 
 EXAMPLE = "campaigns/spring-sale-2026.yaml"
@@ -211,7 +211,7 @@ def test_two_applies_at_once_one_refuses(workdir: Path, tmp_path: Path) -> None:
         env = _env(workdir, server)
         first = _apply_process(workdir, campaign, env)
         second = _apply_process(workdir, campaign, env)
-        results = [p.communicate(timeout=120) + (p.returncode,) for p in (first, second)]
+        results = [(*p.communicate(timeout=120), p.returncode) for p in (first, second)]
         codes = sorted(code for _, _, code in results)
         assert codes == [0, 1], results
         refused = next(err for _, err, code in results if code == 1)

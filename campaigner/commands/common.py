@@ -39,7 +39,9 @@ def open_ledger(target: Target, *, create: bool) -> Ledger | None:
     return Ledger(path)
 
 
-def sent_lookup(ledger: Ledger | None, target: Target, campaign: str) -> Callable[[Sequence[str]], dict[str, str]] | None:
+def sent_lookup(
+    ledger: Ledger | None, target: Target, campaign: str
+) -> Callable[[Sequence[str]], dict[str, str]] | None:
     if ledger is None:
         return None
 
@@ -54,7 +56,7 @@ async def _scenarios(conn: Connection) -> list[tuple[str, str, list[tuple[str, s
 
     async with OmniClient(conn.config) as client:
         found = await client.list_scenarios()
-    return [(s.key, s.name or "", [(step.channel, step.sender) for step in s.flow]) for s in found]
+    return [(s.key, s.name or "", [(step.channel, step.from_ or "") for step in s.flow]) for s in found]
 
 
 def lookup_scenario(conn: Connection, loaded: LoadedCampaign, ledger: Ledger | None) -> ScenarioChange:
