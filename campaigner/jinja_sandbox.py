@@ -541,7 +541,7 @@ def explain(exc: BaseException) -> str:
         return "the template nests too deeply (recursion)"
     if isinstance(exc, MemoryError):
         return "the template ran out of memory"
-    return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}".rstrip(".")
 
 
 def render(env: SandboxEnvironment, template: Template, parent: dict[str, Any]) -> str:

@@ -344,7 +344,8 @@ class _Compiler:
         if from_row:
             f.template, f.recipient = template, "recipient" in from_row
             f.columns = tuple(sorted(from_row - {"recipient"}))
-            self.needed |= undeclared
+            loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
+            self.needed |= undeclared | (loaded & set(self.env.globals))  # jinja leaves globals out
             problem = None
             if f.check is line_rules.url_problem and prefix is not None:
                 problem = line_rules.url_prefix_problem(prefix, source)
