@@ -10,6 +10,7 @@ integer over ``MAX_INT_BITS``, and loops stop after ``MAX_SECONDS``. Each refusa
 
 from __future__ import annotations
 
+import inspect
 import re
 import time
 import types
@@ -323,6 +324,18 @@ def _iterate(context: Context, iterable: Iterable[Any], cost: int) -> Iterator[A
         yield item
 
 
+def _range(*args: int) -> range:
+    items = range(*args)
+    try:
+        size = len(items)
+    except OverflowError:
+        size = MAX_SIZE + 1
+    if size > MAX_SIZE:
+        shown = ", ".join(map(str, args))
+        raise TemplateLimitError(f"range({shown}) is too big; the sandbox allows at most {MAX_SIZE} items")
+    return items
+
+
 _CONCAT, _ITERATE, _OUTPUT = "_campaigner_concat", "_campaigner_iterate", "_campaigner_output"
 
 # ------------------------------------------------------------------------------- calls
@@ -354,6 +367,17 @@ def _call_str_method(context: Context, method: Any, args: tuple[Any, ...], kwarg
     return method(*args, **kwargs)
 
 
+def _user_signature(name: str, func: Callable[..., Any]) -> dict[str, inspect.Signature]:
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):  # some builtins have none
+        return {}
+    params = list(sig.parameters.values())
+    if _PassArg.from_obj(inspect.unwrap(func)) is not None:  # not jinja's own async_variant wrappers
+        params = params[1:]
+    return {name: sig.replace(parameters=params)}
+
+
 # --------------------------------------------------------------------------- environment
 
 
@@ -369,11 +393,14 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         options = {"autoescape": False, "trim_blocks": True, "lstrip_blocks": True, "cache_size": 0}
         super().__init__(undefined=StrictUndefined, **options)
         del self.globals["lipsum"]  # random text: plans must be deterministic
+        self.globals["range"] = _range
         self._callables = tuple(self.globals.values())
         for name in _DROPPED_FILTERS:
             del self.filters[name]
         self.filters.update(join=_filter_join, sum=_filter_sum, format=_filter_format)
+        self.filter_signatures: dict[str, inspect.Signature] = {}  # what each filter takes after its value
         for name, func in list(self.filters.items()):
+            self.filter_signatures.update(_user_signature(name, func))
             if func not in (_filter_join, _filter_sum, _filter_format):
                 self.filters[name] = _guarded(func, _PRECHECKS.get(name))
         self.filters[_CONCAT] = _concat
@@ -547,3 +574,13 @@ def explain(exc: BaseException) -> str:
 def render(env: SandboxEnvironment, template: Template, parent: dict[str, Any]) -> str:
     """``template`` rendered with the variables ``parent`` (not copied: do not change it meanwhile)."""
     return "".join(template.root_render_func(env.new_render_context(parent, template.blocks)))
+
+
+def error_line(exc: BaseException, template: Template) -> int:
+    """The template line a render failed at (1 when unknown)."""
+    line, tb = 1, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__jinja_template__") is template:
+            line = template.get_corresponding_lineno(tb.tb_lineno)
+        tb = tb.tb_next
+    return line

@@ -13,111 +13,58 @@ cache for fields that read few distinct values (e.g. only a ``segment`` column).
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from jinja2 import Template, meta, nodes
-from jinja2.exceptions import TemplateSyntaxError
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
 
 from campaigner import line as line_rules
 from campaigner.errors import InputError, InputErrors
-from campaigner.jinja_sandbox import Guard, SandboxEnvironment, explain, render
+from campaigner.jinja_sandbox import (
+    Guard,
+    SandboxEnvironment,
+    TemplateLimitError,
+    error_line,
+    explain,
+    render,
+)
 from campaigner.sms import SmsMeasure, measure
 from campaigner.spec import Campaign, SmsContent
+from campaigner.template_checks import (
+    RECIPIENT_FIELDS,
+    bad_filter_calls,
+    did_you_mean,
+    literal_length,
+    literal_prefix,
+    names_in_order,
+    recipient_misuse,
+    refused,
+    row_free_parts,
+)
 
 MAX_SOURCE = 20_000  # characters of one template
 MAX_FIELD = 10_000  # characters one field may render to
 SMS_PARTS_MAX = 25
-RECIPIENT_FIELDS = ("phoneNumber", "lineUserKey", "row")
 
 Locate = Callable[[tuple[str | int, ...]], tuple[int, int]]
 
 
-def _attribute(node: nodes.Node) -> str | None:
-    """The attribute name of ``x.name`` or ``x["name"]``."""
-    if isinstance(node, nodes.Getattr):
-        return node.attr
-    arg = getattr(node, "arg", None)
-    return arg.value if isinstance(arg, nodes.Const) and isinstance(arg.value, str) else None
-
-
-def _refused(ast: nodes.Template) -> Iterator[tuple[int, str]]:
-    """Constructs a campaign template may not use, with their template line."""
-    for node in ast.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
-        yield node.lineno, "a template cannot extend, include or import other templates"
-    for node in ast.find_all((nodes.EvalContextModifier, nodes.ScopedEvalContextModifier)):
-        yield node.lineno, "autoescape blocks are not allowed (LINE and SMS texts are not HTML)"
-    for loop in ast.find_all(nodes.For):
-        if loop.recursive:
-            yield loop.lineno, "recursive loops are not allowed"
-    private = [get for get in ast.find_all((nodes.Getattr, nodes.Getitem)) if _private(get)]
-    for get in private:  # the innermost of ``x.__class__.__mro__``: one line for one problem
-        if not any(_private(inner) for inner in get.find_all((nodes.Getattr, nodes.Getitem))):
-            yield (
-                get.lineno,
-                f"access to attribute {_attribute(get)!r} is not allowed (names starting with _ are private)",
-            )
-
-
-def _private(node: nodes.Node) -> bool:
-    return (_attribute(node) or "x")[0] == "_"
-
-
-def _recipient_misuse(ast: nodes.Template) -> Iterator[tuple[int, str, str]]:
-    for get in ast.find_all((nodes.Getattr, nodes.Getitem)):
-        target = getattr(get, "node", None)
-        if not (isinstance(target, nodes.Name) and target.name == "recipient"):
-            continue
-        attr = _attribute(get)
-        if attr is not None and attr not in RECIPIENT_FIELDS:
-            close = difflib.get_close_matches(attr, RECIPIENT_FIELDS, n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}?" if close else "recipient has phoneNumber, lineUserKey and row"
-            yield get.lineno, f"recipient has no attribute {attr!r}", hint
-
-
-def _names_in_order(ast: nodes.Template, wanted: set[str]) -> list[tuple[str, int]]:
-    seen: dict[str, int] = {}
-    for name in ast.find_all(nodes.Name):
-        if name.ctx == "load" and name.name in wanted:
-            seen.setdefault(name.name, name.lineno)
-    return sorted(seen.items(), key=lambda item: item[1])
-
-
-def _did_you_mean(name: str, header: Sequence[str], var_names: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, [*header, *var_names, "recipient"], n=3, cutoff=0.6)
-    if close:
-        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    columns = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
-    known = f"the CSV columns ({columns})" if header else "no CSV column"
-    if var_names:
-        known += f", vars ({', '.join(var_names)})"
-    return f"the variables are {known} and recipient"
-
-
-def _literal_prefix(ast: nodes.Template) -> str | None:
-    """The literal text a template starts with, when it starts with some."""
-    first = ast.body[0] if ast.body else None
-    if isinstance(first, nodes.Output) and first.nodes and isinstance(first.nodes[0], nodes.TemplateData):
-        return first.nodes[0].data
-    return None
-
-
-def _literal_length(ast: nodes.Template) -> int:
-    """Characters of literal text that every rendering outputs (outside any control structure)."""
-    return sum(
-        len(child.data)
-        for node in ast.body
-        if isinstance(node, nodes.Output)
-        for child in node.nodes
-        if isinstance(child, nodes.TemplateData)
-    )
-
-
 # ------------------------------------------------------------------------------- rendering
+
+
+class SandboxLimitError(InputError):
+    """A row whose rendering the sandbox stopped (a size or work limit, a refused call, recursion).
+
+    A template problem more than a data problem: the next rows will most likely fail the same way,
+    so a caller may stop at the first one instead of printing it for every row.
+    """
+
+
+_LIMITS = (TemplateLimitError, SecurityError, RecursionError, MemoryError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +220,8 @@ class Content:
         try:
             text = render(self._env, cast(Template, f.template), parent)
         except Exception as exc:
-            raise InputError(f"{f.name}: {explain(exc)}", path=self._csv_path, row=row) from exc
+            kind = SandboxLimitError if isinstance(exc, _LIMITS) else InputError
+            raise kind(f"{f.name}: {explain(exc)}", path=self._csv_path, row=row) from exc
         problem = _too_long(text) or f.check(text)
         if problem:
             raise InputError(f"{f.name}: {problem}", path=self._csv_path, row=row)
@@ -326,44 +274,78 @@ class _Compiler:
             self.error(key, f"template syntax error: {explain(exc)}")
             return None
         before = len(self.errors)
-        for lineno, message in _refused(ast):
+        for lineno, message in sorted([*refused(ast), *bad_filter_calls(ast, self.env.filter_signatures)]):
             self.error(key, message, lineno)
-        for name, lineno in _names_in_order(ast, undeclared - self.known):
-            self.error(key, f"unknown variable {name!r}", lineno, _did_you_mean(name, self.header, self.var_names))
+        for name, lineno in names_in_order(ast, undeclared - self.known):
+            self.error(key, f"unknown variable {name!r}", lineno, did_you_mean(name, self.header, self.var_names))
         if "recipient" in undeclared:
-            for lineno, message, hint in _recipient_misuse(ast):
+            for lineno, message, hint in recipient_misuse(ast):
                 self.error(key, message, lineno, hint)
         if len(self.errors) > before:
             return None
         from_row = undeclared & self.row_names
-        prefix, literal = _literal_prefix(ast), _literal_length(ast)
+        prefix, literal = literal_prefix(ast), literal_length(ast)
         assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx != "load"}
-        ast = Guard(self.known - set(self.env.globals) - assigned, {"recipient": RECIPIENT_FIELDS}).visit(ast)
-        ast.set_environment(self.env)
-        template = self.env.from_string(ast)
-        if from_row:
-            f.template, f.recipient = template, "recipient" in from_row
-            f.columns = tuple(sorted(from_row - {"recipient"}))
-            loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
-            self.needed |= undeclared | (loaded & set(self.env.globals))  # jinja leaves globals out
-            problem = None
-            if f.check is line_rules.url_problem and prefix is not None:
-                problem = line_rules.url_prefix_problem(prefix, source)
-            elif f.check is line_rules.text_problem and literal > line_rules.LINE_TEXT_MAX:
-                problem = f"is at least {literal} characters long; the limit is {line_rules.LINE_TEXT_MAX}"
-            if problem:
+        constants = self.known - self.row_names - assigned  # the same on every row: vars, globals
+        template = self._compile(ast, self.known - set(self.env.globals) - assigned)
+        if not from_row:
+            try:
+                f.value = render(self.env, template, self.base)
+            except Exception as exc:
+                self.error(key, explain(exc), error_line(exc, template))
+                return None
+            if problem := _too_long(f.value) or check(f.value):
                 self.error(key, problem)
                 return None
             return f
-        try:
-            f.value = render(self.env, template, self.base)
-        except Exception as exc:
-            self.error(key, explain(exc))
-            return None
-        if problem := _too_long(f.value) or check(f.value):
+        f.template, f.recipient = template, "recipient" in from_row
+        f.columns = tuple(sorted(from_row - {"recipient"}))
+        loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
+        self.needed |= undeclared | (loaded & set(self.env.globals))  # jinja leaves globals out
+        if problem := self.static_problem(f, source, prefix, literal):
             self.error(key, problem)
             return None
+        if failure := self.probe(source, constants):
+            self.error(key, *failure)
+            return None
         return f
+
+    def _compile(self, ast: nodes.Template, plain: set[str]) -> Template:
+        """Compile with the sandbox's guards; ``plain`` names hold strings or numbers (see ``Guard``)."""
+        ast = Guard(plain, {"recipient": RECIPIENT_FIELDS}).visit(ast)
+        ast.set_environment(self.env)
+        return self.env.from_string(ast)
+
+    @staticmethod
+    def static_problem(f: _Field, source: str, prefix: str | None, literal: int) -> str | None:
+        """What the literal text of a per-row template already shows to be wrong."""
+        limit = line_rules.URL_MAX if f.check is line_rules.url_problem else None
+        if f.check is line_rules.text_problem:
+            limit = line_rules.LINE_TEXT_MAX
+        if limit is not None and literal > limit:
+            return (
+                f"is over {limit} characters long before its variables are filled in ({literal}); the limit is {limit}"
+            )
+        if f.check is line_rules.url_problem and prefix is not None:
+            return line_rules.url_prefix_problem(prefix, source)
+        return None
+
+    def probe(self, source: str, constants: set[str]) -> tuple[str, int] | None:
+        """Try, once, the parts of a per-row template that read no row variable; their failure (a
+        memory bomb, a division by zero) would repeat on every row."""
+        ast = self.env.parse(source)  # a copy of its own: compiling changes the tree
+        parts = row_free_parts(ast, constants)
+        if not parts:
+            return None
+        try:
+            probe = self._compile(nodes.Template(parts, lineno=1), set())
+        except Exception:  # a part that only compiles in its context: left to the rows
+            return None
+        try:
+            render(self.env, probe, self.base)
+        except Exception as exc:
+            return explain(exc), error_line(exc, probe)
+        return None
 
     def part(
         self,

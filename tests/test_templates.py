@@ -380,6 +380,14 @@ ESCAPES = {
     "attr-filter": ("{{ first_name|attr('__class__') }}", "access to attribute '__class__' of 'str' object is unsafe"),
     "format-dunder": (
         "{{ '{0.__class__}'.format(first_name) }}",
+        "access to attribute '__class__' is not allowed (names starting with _ are private)",
+    ),
+    "format-dunder-nested": (
+        "{{ '{0:{1.__class__}}'.format(first_name, 1) }}",
+        "access to attribute '__class__' is not allowed (names starting with _ are private)",
+    ),
+    "format-dunder-at-run-time": (
+        "{{ ('{0.__cl' ~ segment[:0] ~ 'ass__}').format(first_name) }}",
         "access to attribute '__class__' of 'str' object is unsafe",
     ),
     "to-bytes": ("{{ (1).to_bytes(10**9, 'big') }}", "calling 'to_bytes' is not allowed in templates"),
@@ -489,7 +497,7 @@ BOMBS = {
     "float-pow": ("{{ 2.0 ** 100000 }}", "OverflowError: (34, 'Numerical result out of range')"),
     "range": (
         "{{ range(10**9) }}",
-        "OverflowError: Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000)",
+        "range(1000000000) is too big; the sandbox allows at most 100000 items",
     ),
     "round-precision": ("{{ 5|round(-10**9) }}", "round precision -1000000000 is too large; the limit is 100"),
     "batch": ("{{ [1]|batch(10**9, 'x')|list }}", "batch size 1000000000 is too large; the limit is 100000"),
@@ -595,6 +603,94 @@ def test_the_budget_is_per_render() -> None:
         assert render(content, row=n).sms == {"text": "90000 Ana"}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Hi {{ first_name }} {{ 'x' * 10**11 }}",
+            "21:9: error: sms.text: the result of * would build 100000000000 characters or items; the limit is 100000",
+        ),
+        (
+            "Hi {{ first_name ~ ('x' * 10**11) }}",
+            "21:9: error: sms.text: the result of * would build 100000000000 characters or items; the limit is 100000",
+        ),
+        (
+            "Hi {{ first_name }}\n{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}",
+            "22:9: error: sms.text: the template does too much work (over 1000000 characters built or steps taken)",
+        ),
+        (
+            "Hi {{ first_name }}\n\n{{ 10 ** (10 ** 10) }}",
+            "23:9: error: sms.text: the result of ** would have over 30000000000 bits; the limit is 65536",
+        ),
+        (
+            "{{ first_name }} {{ range(10**10)|list }}",
+            "21:9: error: sms.text: range(10000000000) is too big; the sandbox allows at most 100000 items",
+        ),
+        ("{% if first_name %}{{ 1 / 0 }}{% endif %}", "21:9: error: sms.text: ZeroDivisionError: division by zero"),
+        (
+            "{{ first_name }}{% set big = 'x' * 10**6 %}",
+            "21:9: error: sms.text: the result of * would build 1000000 characters or items; the limit is 100000",
+        ),
+        (
+            "{{ first_name }} {{ shop * 10**9 }}",
+            "21:9: error: sms.text: the result of * would build 12000000000 characters or items; the limit is 100000",
+        ),
+    ],
+    ids=["expression", "sub-expression", "statement", "line-3", "range", "inside-if", "assignment", "vars"],
+)
+def test_parts_that_read_no_row_variable_fail_once_at_the_campaign_file(text: str, expected: str) -> None:
+    assert sms_error(text) == [f"campaigns/spring.yaml:{expected}"]
+
+
+def test_parts_that_depend_on_the_row_are_left_to_the_rows() -> None:
+    content = compiled(
+        sms={"text": "{% for i in range(discount|int) %}{{ first_name }}{% endfor %}{{ 5 // (segment|length - 4) }}"}
+    )
+    assert render(content, discount="2", segment="silver").sms == {"text": "AnaAna2"}
+    assert (
+        row_error(content, row=5)
+        == "recipients/x.csv:row 5: error: sms.text: ZeroDivisionError: integer division or modulo by zero"
+    )
+
+
+def test_a_static_template_error_names_its_own_line() -> None:
+    assert sms_error("Hello\nthere\n{{ 1 / 0 }}") == [
+        "campaigns/spring.yaml:23:9: error: sms.text: ZeroDivisionError: division by zero"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{{ discount|int(strict=true) }}", "filter 'int' has no argument 'strict'"),
+        ("{{ first_name|upper(1) }}", "filter 'upper' cannot be called so: too many positional arguments"),
+        ("{{ first_name|replace('a') }}", "filter 'replace' cannot be called so: missing a required argument: 'new'"),
+        (
+            "{% filter indent(width=2, firstline=true) %}{{ first_name }}{% endfilter %}",
+            "filter 'indent' has no argument 'firstline'",
+        ),
+    ],
+    ids=["unknown-keyword", "too-many", "missing", "filter-block"],
+)
+def test_filters_called_with_wrong_arguments(text: str, expected: str) -> None:
+    assert sms_error(text) == [f"campaigns/spring.yaml:21:9: error: sms.text: {expected}"]
+
+
+def test_filters_called_rightly_pass_the_check() -> None:
+    text = "{{ first_name|truncate(2, true, '') }} {{ discount|int(0, base=10) }} {{ [3, 1]|sort(reverse=true)|join(',') }}"
+    assert render(compiled(sms={"text": text})).sms == {"text": "Ana 15 3,1"}
+
+
+def test_a_sandbox_stop_on_a_row_is_marked_as_such() -> None:
+    content = compiled(sms={"text": "{{ first_name * (discount|int) }}"})
+    with pytest.raises(templates.SandboxLimitError):
+        render(content, discount="10000000")
+    plain = compiled(sms={"text": "{{ 1 // (discount|int) }}"})
+    with pytest.raises(InputError) as caught:
+        render(plain, discount="0")
+    assert type(caught.value) is InputError
+
+
 # ----------------------------------------------------------------------------- per-row failures
 
 
@@ -649,7 +745,8 @@ def test_line_text_over_5000_characters() -> None:
         "campaigns/spring.yaml:15:9: error: line.text: is 5001 characters long; the limit is 5000"
     ]
     assert errors(line={"text": "x" * 5001 + "{{ first_name }}"}) == [
-        "campaigns/spring.yaml:15:9: error: line.text: is at least 5001 characters long; the limit is 5000"
+        "campaigns/spring.yaml:15:9: error: line.text: is over 5000 characters long before its variables are filled in "
+        "(5001); the limit is 5000"
     ]
     content = compiled(line={"text": "{{ first_name }}" + "x" * 4997})
     assert render(content, first_name="Al").line == {"text": "Al" + "x" * 4997}
@@ -676,8 +773,12 @@ IMAGE = {"type": "IMAGE", "thumbnailUrl": "https://cdn.example/t.jpg"}
         ("https:///a.jpg", "has no host: 'https:///a.jpg'"),
         ("https://cdn.example/a b.jpg", "must not contain spaces or control characters: 'https://cdn.example/a b.jpg'"),
         ("https://cdn.example/" + "a" * 990, "is 1010 characters long; the limit is 1000"),
+        (
+            "https://cdn.example/{{ segment }}/" + "a" * 990,
+            "is over 1000 characters long before its variables are filled in (1011); the limit is 1000",
+        ),
     ],
-    ids=["http", "http-template", "ftp-template", "no-scheme", "no-host", "space", "too-long"],
+    ids=["http", "http-template", "ftp-template", "no-scheme", "no-host", "space", "too-long", "too-long-template"],
 )
 def test_a_bad_literal_url_is_reported_at_the_campaign_file(url: str, expected: str) -> None:
     assert errors(line={**IMAGE, "url": url}) == [f"campaigns/spring.yaml:16:8: error: line.url: {expected}"]
