@@ -1,14 +1,12 @@
 """The campaign's LINE and SMS content as compiled, sandboxed Jinja2 templates, rendered per recipient.
 
-Every string under ``line:`` and ``sms:`` is compiled once per campaign in an immutable sandbox with
-strict undefined, autoescape off, ``trim_blocks`` and ``lstrip_blocks`` on. Its variables are checked
-against the CSV header, ``vars`` and ``recipient`` before any row is read. A template cannot reach
-Python internals (private attributes, calls other than a short allow-list, includes and imports are
-refused) nor exhaust memory or time: ``* ** + %``, filters, method calls, ``~``, loop steps and output
-are charged against a per-render work budget, a single operation may not build more than ``MAX_SIZE``
-characters or items, loops stop after ``MAX_SECONDS``, and a field renders to at most ``MAX_FIELD``
-characters. A field that uses no row variable is rendered once; the others per row, with a small
-cache for fields that read few distinct values (e.g. only a ``segment`` column).
+Every string under ``line:`` and ``sms:`` is compiled once per campaign in the sandbox of
+:mod:`campaigner.jinja_sandbox` (strict undefined, autoescape off, ``trim_blocks`` and
+``lstrip_blocks`` on), after the checks of :mod:`campaigner.template_checks`: variables against the
+CSV header, ``vars`` and ``recipient``, refused constructs, filter arguments, literal text, and the
+parts that read no row variable, tried once. All are reported at the campaign file's ``line:col``. A
+field that reads no row variable is rendered once; the others per row (with a small cache when they
+read few distinct values, e.g. only a ``segment`` column), at most ``MAX_FIELD`` characters each.
 """
 
 from __future__ import annotations
