@@ -155,9 +155,7 @@ class ProviderError(CampaignerError):
         self.status = status
         self.text = text
         self.message_id = message_id
-        self.validation_errors: dict[str, list[str]] = {
-            k: list(v) for k, v in (validation_errors or {}).items()
-        }
+        self.validation_errors: dict[str, list[str]] = {k: list(v) for k, v in (validation_errors or {}).items()}
         self.method = method
         self.url_path = url_path
         super().__init__(self.describe())
@@ -167,9 +165,7 @@ class ProviderError(CampaignerError):
         ident = f" {self.message_id}" if self.message_id else ""
         text = f"error: provider answered {where}HTTP {self.status}{ident}: {self.text}"
         if self.validation_errors:
-            details = "; ".join(
-                f"{name}: {', '.join(msgs)}" for name, msgs in sorted(self.validation_errors.items())
-            )
+            details = "; ".join(f"{name}: {', '.join(msgs)}" for name, msgs in sorted(self.validation_errors.items()))
             text += f" ({details})"
         return text
 

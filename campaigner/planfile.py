@@ -55,29 +55,32 @@ def input_hashes(loaded: LoadedCampaign) -> dict[str, str]:
 class PlanWriter:
     """Streams a plan into a file; use as the ``sink`` of :func:`campaigner.plan.build_plan`."""
 
-    def __init__(self, fh: IO[str], loaded: LoadedCampaign, *, target_id: str, bulk_id: str,
-                 scenario: ScenarioChange) -> None:
+    def __init__(
+        self, fh: IO[str], loaded: LoadedCampaign, *, target_id: str, bulk_id: str, scenario: ScenarioChange
+    ) -> None:
         self._fh = fh
         self._digest = hashlib.sha256()
         self._cache: OrderedDict[str, None] = OrderedDict()
         self.messages = 0
         self.skips = 0
-        self._write({
-            "kind": KIND,
-            "format_version": FORMAT_VERSION,
-            "tool_version": __version__,
-            "campaign": loaded.spec.campaign,
-            "campaign_file": display_path(loaded.path),
-            "target": target_id,
-            "bulkId": bulk_id,
-            "scenario": {
-                "action": scenario.action,
-                "name": scenario.name,
-                "key": scenario.key,
-                "flow": [{"channel": s.channel, "from": s.sender} for s in scenario.flow],
-            },
-            "inputs": input_hashes(loaded),
-        })
+        self._write(
+            {
+                "kind": KIND,
+                "format_version": FORMAT_VERSION,
+                "tool_version": __version__,
+                "campaign": loaded.spec.campaign,
+                "campaign_file": display_path(loaded.path),
+                "target": target_id,
+                "bulkId": bulk_id,
+                "scenario": {
+                    "action": scenario.action,
+                    "name": scenario.name,
+                    "key": scenario.key,
+                    "flow": [{"channel": s.channel, "from": s.sender} for s in scenario.flow],
+                },
+                "inputs": input_hashes(loaded),
+            }
+        )
 
     def _write(self, value: dict[str, Any]) -> None:
         line = canonical_json(value) + "\n"
@@ -182,6 +185,9 @@ def read_plan(path: Path) -> SavedPlan:
     if header.get("format_version") != FORMAT_VERSION:
         raise InputError(f"saved plan format {header.get('format_version')} is not supported", path=path)
     if not isinstance(footer, dict) or not footer.get("end") or footer.get("lines_sha256") != digest.hexdigest():
-        raise InputError("the saved plan is incomplete or was edited (checksum mismatch)", path=path,
-                         hint="make it again with `campaigner plan --out FILE`")
+        raise InputError(
+            "the saved plan is incomplete or was edited (checksum mismatch)",
+            path=path,
+            hint="make it again with `campaigner plan --out FILE`",
+        )
     return SavedPlan(path, header, footer)

@@ -117,7 +117,7 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     sc = plan.scenario
     flow = " → ".join(f"{s.channel} ({s.sender})" for s in sc.flow)
     key = f" [{sc.key}]" if sc.key else ""
-    out.append(f"Scenario \"{sc.name}\"{key}: {sc.symbol}")
+    out.append(f'Scenario "{sc.name}"{key}: {sc.symbol}')
     out.append(f"  flow: {flow}")
     out.extend(f"  {line}" for line in sc.diff())
     out.append("")
@@ -167,8 +167,13 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out += [f"**Scenario** “{_md_escape(sc.name)}”: `{sc.symbol}`, flow {flow}", ""]
     if sc.diff():
         out += ["```diff", *sc.diff(), "```", ""]
-    out += ["| recipients | count |", "|---|---:|", f"| rows read | {st.rows} |", f"| to send | {st.to_send} |",
-            f"| already sent | {st.already_sent} |"]
+    out += [
+        "| recipients | count |",
+        "|---|---:|",
+        f"| rows read | {st.rows} |",
+        f"| to send | {st.to_send} |",
+        f"| already sent | {st.already_sent} |",
+    ]
     for reason in SKIP_REASONS:
         n = st.skipped.get(reason, 0)
         if n:
@@ -177,10 +182,14 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     if spec.line is not None:
         out.append(f"| LINE | {st.line_type} |")
     if spec.sms is not None:
-        out += [f"| SMS encoding | {_encoding_line(plan)} |", f"| SMS segments | {_segments_line(plan)} |",
-                f"| SMS worst case | {st.sms_worst_case} segments |"]
-    out.append(f"| requests | {st.requests} ({_duration(st.requests / spec.send.rateLimit)} at "
-               f"{spec.send.rateLimit:g}/s) |")
+        out += [
+            f"| SMS encoding | {_encoding_line(plan)} |",
+            f"| SMS segments | {_segments_line(plan)} |",
+            f"| SMS worst case | {st.sms_worst_case} segments |",
+        ]
+    out.append(
+        f"| requests | {st.requests} ({_duration(st.requests / spec.send.rateLimit)} at {spec.send.rateLimit:g}/s) |"
+    )
     for w in warnings(plan):
         out += ["", f"> ⚠️ {_md_escape(w)}"]
     if st.samples:

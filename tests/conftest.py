@@ -25,7 +25,14 @@ class Result:
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh working folder with the example campaigns, no provider configured, a private ledger."""
-    for name in ("INFOBIP_BASE_URL", "INFOBIP_API_KEY", "INFOBIP_USERNAME", "INFOBIP_PASSWORD", "CI", "NO_COLOR"):
+    for name in (
+        "INFOBIP_BASE_URL",
+        "INFOBIP_API_KEY",
+        "INFOBIP_USERNAME",
+        "INFOBIP_PASSWORD",
+        "CI",
+        "NO_COLOR",
+    ):
         monkeypatch.delenv(name, raising=False)
     shutil.copytree(EXAMPLES, tmp_path / "campaigns", ignore=shutil.ignore_patterns("reports"))
     monkeypatch.chdir(tmp_path)

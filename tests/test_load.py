@@ -55,24 +55,85 @@ def test_valid_campaign_loads_with_units(tmp_path: Path) -> None:
 
 
 BROKEN = [
-    ("yaml-syntax", "campaign: x\nscenario: [\n", ["c.yaml:3:1: error: YAML syntax error: expected the node content, but found '<stream end>'"]),
-    ("duplicate-key", "campaign: x\ncampaign: y\n", ['c.yaml:2:1: error: YAML syntax error: duplicate key "campaign" with value "y" (original value: "x")']),
-    ("not-a-mapping", "- a\n- b\n", ["c.yaml:1:1: error: the campaign file is a CommentedSeq, not a mapping (start with `campaign: my-id` and the keys of SPEC section 2)"]),
-    ("unknown-key", VALID.replace("  name: Test", "  name: Test\n  flwo: []"), ["c.yaml:4:3: error: unknown key 'flwo' in scenario (did you mean 'flow'?)"]),
-    ("missing-key", VALID.replace("  csv: r.csv\n", ""), ["c.yaml:9:1: error: missing required key 'csv' in recipients"]),
-    ("wrong-type", VALID.replace("batch", "x").replace("rateLimit: 600/m", "rateLimit: [1]"), ["c.yaml:18:3: error: send.rateLimit: expected a rate such as 20/s or 600/m, got [1]"]),
-    ("empty-flow", VALID.replace("""  flow:
+    (
+        "yaml-syntax",
+        "campaign: x\nscenario: [\n",
+        ["c.yaml:3:1: error: YAML syntax error: expected the node content, but found '<stream end>'"],
+    ),
+    (
+        "duplicate-key",
+        "campaign: x\ncampaign: y\n",
+        ['c.yaml:2:1: error: YAML syntax error: duplicate key "campaign" with value "y" (original value: "x")'],
+    ),
+    (
+        "not-a-mapping",
+        "- a\n- b\n",
+        [
+            "c.yaml:1:1: error: the campaign file is a list, not a mapping (start with `campaign: my-id` and the keys of SPEC section 2)"
+        ],
+    ),
+    (
+        "unknown-key",
+        VALID.replace("  name: Test", "  name: Test\n  flwo: []"),
+        ["c.yaml:4:3: error: unknown key 'flwo' in scenario (did you mean 'flow'?)"],
+    ),
+    (
+        "missing-key",
+        VALID.replace("  csv: r.csv\n", ""),
+        ["c.yaml:9:1: error: missing required key 'csv' in recipients"],
+    ),
+    (
+        "wrong-type",
+        VALID.replace("batch", "x").replace("rateLimit: 600/m", "rateLimit: [1]"),
+        ["c.yaml:18:3: error: send.rateLimit: expected a rate such as 20/s or 600/m, got [1]"],
+    ),
+    (
+        "empty-flow",
+        VALID.replace(
+            """  flow:
     - channel: LINE
       from: 37B94F4D2BA3C58B58526EAEAA1AB35C
     - channel: SMS
       from: 385971006006
-""", "  flow: []\n"), ["c.yaml:4:3: error: scenario.flow is empty: give at least one step"]),
-    ("bad-channel", VALID.replace("channel: SMS", "channel: VIBER"), ["c.yaml:7:16: error: scenario.flow[1].channel: Input should be 'LINE' or 'SMS', got 'VIBER'"]),
-    ("content-missing", VALID.replace('sms:\n  text: "Hi {{ name }}"\n', ""), ["c.yaml:1:1: error: campaign file: the flow has an SMS step but there is no sms: content"]),
-    ("bad-region", VALID.replace("defaultRegion: hr", "defaultRegion: XX"), ["c.yaml:12:18: error: recipients.defaultRegion: 'XX' is not a region code the numbering plan knows; use a two-letter ISO 3166 code such as HR, DE or JP"]),
-    ("bad-campaign-id", VALID.replace("campaign: test-1", "campaign: Test 1"), ["c.yaml:1:11: error: campaign id must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters"]),
-    ("bad-duration", VALID.replace("wait: 90s", "wait: soon"), ["c.yaml:20:9: error: report.wait: expected a duration such as 30s, 10m or 1h, got 'soon'"]),
-    ("line-type-fields", VALID.replace('line:\n  text: "Hi {{ name }}"', "line:\n  type: IMAGE\n  url: https://x.example/a.jpg"), ["c.yaml:13:1: error: line: LINE IMAGE needs thumbnailUrl"]),
+""",
+            "  flow: []\n",
+        ),
+        ["c.yaml:4:3: error: scenario.flow is empty: give at least one step"],
+    ),
+    (
+        "bad-channel",
+        VALID.replace("channel: SMS", "channel: VIBER"),
+        ["c.yaml:7:16: error: scenario.flow[1].channel: Input should be 'LINE' or 'SMS', got 'VIBER'"],
+    ),
+    (
+        "content-missing",
+        VALID.replace('sms:\n  text: "Hi {{ name }}"\n', ""),
+        ["c.yaml:1:1: error: campaign file: the flow has an SMS step but there is no sms: content"],
+    ),
+    (
+        "bad-region",
+        VALID.replace("defaultRegion: hr", "defaultRegion: XX"),
+        [
+            "c.yaml:12:18: error: recipients.defaultRegion: 'XX' is not a region code the numbering plan knows; use a two-letter ISO 3166 code such as HR, DE or JP"
+        ],
+    ),
+    (
+        "bad-campaign-id",
+        VALID.replace("campaign: test-1", "campaign: Test 1"),
+        [
+            "c.yaml:1:11: error: campaign id must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, at most 64 characters"
+        ],
+    ),
+    (
+        "bad-duration",
+        VALID.replace("wait: 90s", "wait: soon"),
+        ["c.yaml:20:9: error: report.wait: expected a duration such as 30s, 10m or 1h, got 'soon'"],
+    ),
+    (
+        "line-type-fields",
+        VALID.replace('line:\n  text: "Hi {{ name }}"', "line:\n  type: IMAGE\n  url: https://x.example/a.jpg"),
+        ["c.yaml:13:1: error: line: LINE IMAGE needs thumbnailUrl"],
+    ),
 ]
 
 

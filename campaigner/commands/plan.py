@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from campaigner.commands.common import atomic_write_path, lookup_scenario, open_ledger, sent_lookup, target_option
+from campaigner.commands.common import (
+    atomic_write_path,
+    lookup_scenario,
+    open_ledger,
+    sent_lookup,
+    target_option,
+)
 
 
 @click.command("plan")
@@ -18,7 +24,12 @@ from campaigner.commands.common import atomic_write_path, lookup_scenario, open_
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when something would.")
 @target_option
 def command(
-    campaign_file: Path, fmt: str, out: Path | None, show_pii: bool, detailed_exitcode: bool, target: str | None
+    campaign_file: Path,
+    fmt: str,
+    out: Path | None,
+    show_pii: bool,
+    detailed_exitcode: bool,
+    target: str | None,
 ) -> None:
     """Show what `apply` would send for CAMPAIGN_FILE. Nothing is sent or created."""
     from campaigner import planview
@@ -43,7 +54,10 @@ def command(
             try:
                 with tmp.open("w", encoding="utf-8", newline="\n") as fh:
                     writer = PlanWriter(
-                        fh, loaded, target_id=chosen.id, bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
+                        fh,
+                        loaded,
+                        target_id=chosen.id,
+                        bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
                         scenario=change,
                     )
                     plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)

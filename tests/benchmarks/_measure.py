@@ -28,13 +28,13 @@ def machine() -> str:
 
 
 def write_recipients(path: Path, rows: int, *, seed: int = 7, identical: bool = False) -> None:
-    """A CSV of ``rows`` Croatian mobile numbers (all distinct), LINE keys on two thirds of them."""
+    """A CSV of ``rows`` valid Croatian mobile numbers (all distinct), LINE keys on two thirds of them."""
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write("first_name,phone,line_user_key,discount,segment\n")
         for i in range(rows):
-            prefix = ("91", "92", "95", "97", "98", "99")[i % 6]
-            number = f"+385{prefix}{1000000 + i:07d}"
+            prefix = ("91", "92", "95", "98", "99")[i % 5]  # Croatian mobile ranges (097 needs 097[67]...)
+            number = f"+385{prefix}{1000000 + i // 5:07d}"
             key = f"{rng.getrandbits(64):016x}-{i:08d}" if i % 3 else ""
             if identical:
                 fh.write(f"Ana,{number},{key},20,gold\n")
