@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,49 @@ def _trim_loc(data: Any, loc: Sequence[Key]) -> KeyPath:
     return tuple(kept)
 
 
+_SHAPES = {
+    "recipients": "a mapping with csv and phoneNumber or lineUserKey",
+    "scenario": "a mapping with name and flow",
+    "line": "a mapping with text (or a type and its fields)",
+    "sms": "a mapping with text",
+    "vars": "a mapping of names to values",
+}
+_TYPE_NAMES = {"string_type": "a string", "int_type": "a number", "float_type": "a number", "bool_type": "a boolean"}
+
+
+def _kind(value: object) -> str:
+    """A value's kind as YAML calls it."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else f"a {type(value).__name__}"
+
+
+def _merge_unions(errors: Sequence[Any], data: Any) -> list[Any]:
+    """One error for a value that matched none of a union's types (pydantic gives one per member)."""
+    by_loc: dict[KeyPath, list[Any]] = {}
+    for err in errors:
+        by_loc.setdefault(_trim_loc(data, err["loc"]), []).append(err)
+    merged = []
+    for loc, group in by_loc.items():
+        kinds = [e["type"] for e in group]
+        if len(group) > 1 and all(k in _TYPE_NAMES for k in kinds):
+            bare = list(dict.fromkeys(_TYPE_NAMES[k].removeprefix("a ") for k in kinds))
+            expected = "a " + (", ".join(bare[:-1]) + " or " + bare[-1] if len(bare) > 1 else bare[0])
+            got = _kind(group[0].get("input"))
+            merged.append({**group[0], "type": "union_type", "msg": f"expected {expected}, got {got}", "loc": loc})
+        else:
+            merged.extend(group)
+    return merged
+
+
 def _dotted(loc: Sequence[Key]) -> str:
     out = ""
     for key in loc:
@@ -181,7 +225,31 @@ def _translate(err: Any, data: Any, path: Path, tree: Any) -> InputError:
         parent, key = loc[:-1], str(loc[-1])
         line, col = _locate(tree, parent, value=False) if parent else (1, 1)
         return InputError(f"missing required key '{key}' in {_dotted(parent)}", path=path, line=line, col=col)
+    at = (err.get("ctx") or {}).get("at")
+    if at is not None:  # a rule of the campaign (spec.py) that names the key it is about
+        key_path = (*loc, *at)
+        line, col = _locate(tree, key_path, value=len(at) > 1)
+        return InputError(msg, path=path, line=line, col=col, hint=(err.get("ctx") or {}).get("hint"))
     line, col = _locate(tree, loc, value=True)
+    value = err.get("input")
+    if kind in ("model_type", "dict_type"):
+        shape = _SHAPES.get(str(loc[-1]), "a mapping") if loc else "a mapping"
+        return InputError(f"{where}: expected {shape}, got {_kind(value)}", path=path, line=line, col=col)
+    if kind.startswith("datetime") or kind.startswith("date_"):
+        return InputError(
+            f"{where}: expected a date and time with an offset such as 2026-12-01T09:00:00+01:00, got {value!r}",
+            path=path,
+            line=line,
+            col=col,
+        )
+    if kind == "string_type" and loc == ("campaign",) and isinstance(value, int | float):
+        return InputError(
+            f"campaign: expected an id such as spring-sale-2026, got the number {value}",
+            path=path,
+            line=line,
+            col=col,
+            hint=f'put it in quotes: "{value}"',
+        )
     if kind == "literal_error":
         value = err.get("input")
         return InputError(f"{where}: {msg}, got {value!r}", path=path, line=line, col=col)
@@ -196,6 +264,63 @@ def _translate(err: Any, data: Any, path: Path, tree: Any) -> InputError:
     if kind in ("too_short",) and loc[-1:] == ("flow",):
         return InputError("scenario.flow is empty: give at least one step", path=path, line=line, col=col)
     return InputError(f"{where}: {msg}", path=path, line=line, col=col)
+
+
+_QUOTE_OPENED = re.compile(r"""^\s*(?:-\s+)?[^#'"]*?:\s+(["'])""")
+
+
+def _unclosed_quote(text: str, first: int, last: int) -> tuple[int, int] | None:
+    """(line, col), 1-based, of a quoted value opened between two lines and not closed on its own line."""
+    lines = text.splitlines()
+    for number in range(max(first, 0), min(last, len(lines))):
+        line = lines[number]
+        m = _QUOTE_OPENED.match(line)
+        if m is None:
+            continue
+        quote, start = m.group(1), m.end()
+        rest = line[start:].replace("\\\\", "").replace('\\"', "") if quote == '"' else line[start:].replace("''", "")
+        if quote not in rest:
+            return number + 1, start
+    return None
+
+
+def _yaml_error(exc: MarkedYAMLError, path: Path, text: str) -> InputError:
+    """ruamel's parser error as one line a person can act on."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+    context = " ".join(str(exc.context or "").split())
+    hint = None
+    if "duplicate key" in problem or "duplicate key" in str(exc):
+        problem = f"duplicate key {problem.split('duplicate key')[-1].strip()}".rstrip()
+    elif "cannot start any token" in problem and "\\t" in problem:
+        problem = "a tab indents this line; YAML indents with spaces only"
+    elif "mapping values are not allowed here" in problem:
+        hint = "check this line's indentation, or put a value that contains ': ' in quotes"
+    elif "another document" in problem:
+        problem = f"{context}, {problem}" if context else problem
+        hint = "one campaign per file: remove the '---' line and what follows"
+    elif context.startswith("while parsing a flow") and exc.context_mark is not None:
+        cm = exc.context_mark
+        lines = text.splitlines()
+        opener = lines[cm.line][cm.column : cm.column + 1] if cm.line < len(lines) else ""
+        if opener in ("[", "{"):
+            hint = f"the '{opener}' at line {cm.line + 1}, column {cm.column + 1} is not closed"
+    if problem.startswith("expected <block end>") and mark is not None:
+        start = exc.context_mark.line if exc.context_mark is not None else 0
+        opened = _unclosed_quote(text, start, mark.line)
+        if opened is not None:
+            quote_line, quote_col = opened
+            found = problem.split("but found", 1)[-1].strip()
+            return InputError(
+                f"YAML syntax error: the quoted value that starts here is not closed on its line; it runs on to "
+                f"line {line}, where {found} cannot follow it",
+                path=path,
+                line=quote_line,
+                col=quote_col,
+                hint=f"add the closing {text.splitlines()[quote_line - 1][quote_col - 1]}",
+            )
+    return InputError(f"YAML syntax error: {problem}", path=path, line=line, col=col, hint=hint)
 
 
 def load_campaign(path: str | Path) -> LoadedCampaign:
@@ -217,17 +342,11 @@ def load_campaign(path: str | Path) -> LoadedCampaign:
     try:
         tree = _yaml().load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        if "found duplicate key" in problem or "duplicate key" in str(exc):
-            problem = f"duplicate key {problem.split('duplicate key')[-1].strip()}".rstrip()
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise InputError(f"YAML syntax error: {problem}", path=path, line=line, col=col) from None
+        raise _yaml_error(exc, path, text) from None
     except YAMLError as exc:
         raise InputError(f"YAML error: {' '.join(str(exc).split())}", path=path, line=1, col=1) from None
     if not isinstance(tree, CommentedMap):
-        kind = "list" if isinstance(tree, CommentedSeq) else type(tree).__name__
-        what = "empty" if tree is None else f"a {kind}, not a mapping"
+        what = "empty" if tree is None else f"{_kind(tree)}, not a mapping"
         raise InputError(
             f"the campaign file is {what}",
             path=path,
@@ -239,7 +358,7 @@ def load_campaign(path: str | Path) -> LoadedCampaign:
     try:
         spec = Campaign.model_validate(data)
     except ValidationError as exc:
-        errors = [_translate(err, data, path, tree) for err in exc.errors()]
+        errors = [_translate(err, data, path, tree) for err in _merge_unions(exc.errors(), data)]
         raise InputErrors(_dedupe(errors)) from None
     return LoadedCampaign(spec=spec, path=path, sha256=hashlib.sha256(raw).hexdigest(), tree=tree)
 

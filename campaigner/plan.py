@@ -17,7 +17,7 @@ from campaigner.errors import InputError, InputErrors
 from campaigner.load import LoadedCampaign
 from campaigner.recipients import SKIP_REASONS, Recipient, Skip, open_recipients
 from campaigner.sms import SmsMeasure
-from campaigner.templates import compile_content
+from campaigner.templates import SandboxLimitError, compile_content
 
 SAMPLES = 3
 FIRST_ROWS = 5
@@ -181,6 +181,46 @@ class Plan:
         return "Plan: " + ", ".join(parts) + "."
 
 
+class RowErrors:
+    """Rows that failed to render, the same problem on many rows told once: ``(and 41 more rows: 7, 9, …)``."""
+
+    def __init__(self, limit: int = MAX_ROW_ERRORS) -> None:
+        self.limit = limit
+        self._first: dict[tuple[str, str], InputError] = {}
+        self._more: dict[tuple[str, str], list[int]] = {}
+        self._counts: dict[tuple[str, str], int] = {}
+
+    @property
+    def full(self) -> bool:
+        return len(self._first) >= self.limit
+
+    def add(self, exc: InputError) -> None:
+        key = (exc.path, exc.message)
+        if key not in self._first:
+            self._first[key] = exc
+            self._more[key] = []
+            self._counts[key] = 0
+            return
+        self._counts[key] += 1
+        if len(self._more[key]) < 3 and exc.row is not None:
+            self._more[key].append(exc.row)
+
+    def merged(self) -> list[InputError]:
+        out = []
+        for key, exc in self._first.items():
+            n = self._counts[key]
+            if not n:
+                out.append(exc)
+                continue
+            rows = ", ".join(map(str, self._more[key])) + (", …" if n > len(self._more[key]) else "")
+            more = f"and {n} more row{'s' if n != 1 else ''}: {rows}"
+            hint = f"{exc.hint}; {more}" if exc.hint else more
+            out.append(
+                InputError(exc.message, path=exc.path, row=exc.row, line=exc.line, col=exc.location.col, hint=hint)
+            )
+        return out
+
+
 class MessageStream:
     """The campaign's recipients as planned messages and skips, in CSV order.
 
@@ -205,6 +245,7 @@ class MessageStream:
             raise
         self.sms_only = spec.scenario.channels == ("SMS",)
         self.errors: list[InputError] = []
+        self.row_errors = RowErrors()
 
     def __iter__(self) -> Iterator[PlannedMessage | Skip]:
         try:
@@ -213,6 +254,7 @@ class MessageStream:
             self.errors.extend(exc.errors)
         except InputError as exc:
             self.errors.append(exc)
+        self.errors.extend(self.row_errors.merged())
 
     def _messages(self) -> Iterator[PlannedMessage | Skip]:
         campaign, target = self.loaded.spec.campaign, self.target_id
@@ -231,9 +273,12 @@ class MessageStream:
                 rendered = render(
                     rec.fields, row=rec.row, phone_number=rec.phone_number, line_user_key=rec.line_user_key
                 )
+            except SandboxLimitError as exc:  # a template problem, not this row's: the next rows fail alike
+                self.row_errors.add(exc)
+                return
             except InputError as exc:
-                self.errors.append(exc)
-                if len(self.errors) >= MAX_ROW_ERRORS:
+                self.row_errors.add(exc)
+                if self.row_errors.full:
                     return
                 continue
             body: dict[str, Any] = {}

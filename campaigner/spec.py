@@ -20,6 +20,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 CAMPAIGN_ID = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 CHANNELS = ("LINE", "SMS")
@@ -114,6 +115,11 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
+def located(message: str, *, at: tuple[str | int, ...], hint: str | None = None) -> PydanticCustomError:
+    """A rule's error that names the key it is about (relative to the model), for file:line:col."""
+    return PydanticCustomError("campaign_rule", message, {"at": at, "hint": hint})
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -140,9 +146,12 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _distinct_channels(self) -> Scenario:
         seen: set[str] = set()
-        for step in self.flow:
+        for i, step in enumerate(self.flow):
             if step.channel in seen:
-                raise ValueError(f"channel {step.channel} appears twice in the flow")
+                raise located(
+                    f"scenario.flow[{i}].channel: channel {step.channel} appears twice in the flow",
+                    at=("flow", i, "channel"),
+                )
             seen.add(step.channel)
         return self
 
@@ -279,14 +288,22 @@ class Campaign(_Model):
     @model_validator(mode="after")
     def _content_for_flow(self) -> Campaign:
         channels = self.scenario.channels
-        if "LINE" in channels and self.line is None:
-            raise ValueError("the flow has a LINE step but there is no line: content")
-        if "SMS" in channels and self.sms is None:
-            raise ValueError("the flow has an SMS step but there is no sms: content")
-        if "LINE" not in channels and self.line is not None:
-            raise ValueError("line: content is given but the flow has no LINE step")
-        if "SMS" not in channels and self.sms is not None:
-            raise ValueError("sms: content is given but the flow has no SMS step")
+        for channel, content in (("LINE", self.line), ("SMS", self.sms)):
+            key = channel.lower()
+            if channel in channels and content is None:
+                step = channels.index(channel)
+                article = "an" if channel == "SMS" else "a"
+                raise located(
+                    f"the flow has {article} {channel} step but there is no {key}: content",
+                    at=("scenario", "flow", step, "channel"),
+                    hint=f"add {key}: with the {channel} content, or remove the step",
+                )
+            if channel not in channels and content is not None:
+                raise located(
+                    f"{key}: content is given but the flow has no {channel} step",
+                    at=(key,),
+                    hint=f"add a {channel} step to scenario.flow, or remove {key}:",
+                )
         return self
 
 

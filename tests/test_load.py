@@ -108,7 +108,9 @@ BROKEN = [
     (
         "content-missing",
         VALID.replace('sms:\n  text: "Hi {{ name }}"\n', ""),
-        ["c.yaml:1:1: error: campaign file: the flow has an SMS step but there is no sms: content"],
+        [
+            "c.yaml:7:16: error: the flow has an SMS step but there is no sms: content (add sms: with the SMS content, or remove the step)"
+        ],
     ),
     (
         "bad-region",

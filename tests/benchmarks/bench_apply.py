@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import SandboxProcess, campaigner, machine, rate_of, run, write_campaign, write_recipients  # noqa: E402
+from _measure import SandboxProcess, campaigner, machine, rate_of, run, write_campaign, write_recipients
 
 
 def bodies(plan_file: Path, scenario_key: str, bulk_id: str) -> list[bytes]:
@@ -71,14 +71,20 @@ def main() -> int:
         )
         sandbox = SandboxProcess(folder)
         try:
-            env = {"INFOBIP_BASE_URL": sandbox.url, "INFOBIP_API_KEY": "sandbox",
-                   "CAMPAIGNER_STATE": str(folder / "state.db")}
+            env = {
+                "INFOBIP_BASE_URL": sandbox.url,
+                "INFOBIP_API_KEY": "sandbox",
+                "CAMPAIGNER_STATE": str(folder / "state.db"),
+            }
             planned = run([*campaigner(), "plan", str(campaign), "--out", "b.plan"], cwd=folder, env=env)
             assert planned.code == 0, planned.err
             # (a) the bare loop, with the scenario campaigner would use
             header = json.loads((folder / "b.plan").read_text(encoding="utf-8").split("\n", 1)[0])
-            created = httpx.post(f"{sandbox.url}/omni/1/scenarios", headers={"Authorization": "App sandbox"},
-                                 json={"name": "bare", "flow": header["scenario"]["flow"]}).json()
+            created = httpx.post(
+                f"{sandbox.url}/omni/1/scenarios",
+                headers={"Authorization": "App sandbox"},
+                json={"name": "bare", "flow": header["scenario"]["flow"]},
+            ).json()
             payloads = bodies(folder / "b.plan", created["key"], header["bulkId"])
             asyncio.run(bare_loop(sandbox.url, payloads, args.concurrency))
             a = rate_of(sandbox.send_times())

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import SandboxProcess, campaigner, machine, run, write_campaign, write_recipients  # noqa: E402
+from _measure import SandboxProcess, campaigner, machine, run, write_campaign, write_recipients
 
 
 def main() -> int:
@@ -29,16 +29,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-group-") as tmp:
         folder = Path(tmp)
         write_recipients(folder / "same.csv", args.rows, identical=True)
-        campaign = write_campaign(folder, "same.csv", campaign="bench-group", personalized=False,
-                                  rate="1000/s", batch=args.batch)
+        campaign = write_campaign(
+            folder, "same.csv", campaign="bench-group", personalized=False, rate="1000/s", batch=args.batch
+        )
         env = {"CAMPAIGNER_STATE": str(folder / "state.db")}
         r = run([*campaigner(), "plan", str(campaign), "--format", "json"], cwd=folder, env=env)
         if r.code != 0:
             print(r.err, file=sys.stderr)
             return 1
         plan = json.loads(r.out)
-        print(f"plan: {args.rows:,} recipients -> {plan['requests']:,} requests (bound {bound:,}): "
-              f"{'met' if plan['requests'] <= bound else 'MISSED'}; {r.seconds:.1f} s, peak RSS {r.peak_rss_mb:.0f} MB")
+        print(
+            f"plan: {args.rows:,} recipients -> {plan['requests']:,} requests (bound {bound:,}): "
+            f"{'met' if plan['requests'] <= bound else 'MISSED'}; {r.seconds:.1f} s, peak RSS {r.peak_rss_mb:.0f} MB"
+        )
         if args.apply:
             sandbox = SandboxProcess(folder)
             try:
@@ -46,9 +49,11 @@ def main() -> int:
                 a = run([*campaigner(), "apply", str(campaign), "--auto-approve", "--wait", "10m"], cwd=folder, env=env)
                 sent = len(sandbox.send_times())
                 stats = sandbox.get("/_sandbox/stats")
-                print(f"apply: exit {a.code}, {sent:,} requests seen by the sandbox, {a.seconds:.0f} s, "
-                      f"peak RSS {a.peak_rss_mb:.0f} MB, receipts {stats['receipts']:,}, "  # type: ignore[index]
-                      f"duplicates {stats['duplicates']}")  # type: ignore[index]
+                print(
+                    f"apply: exit {a.code}, {sent:,} requests seen by the sandbox, {a.seconds:.0f} s, "
+                    f"peak RSS {a.peak_rss_mb:.0f} MB, receipts {stats['receipts']:,}, "  # type: ignore[index]
+                    f"duplicates {stats['duplicates']}"
+                )  # type: ignore[index]
             finally:
                 sandbox.stop()
     return 0

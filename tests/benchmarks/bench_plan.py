@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import campaigner, machine, run, write_campaign, write_recipients  # noqa: E402
+from _measure import campaigner, machine, run, write_campaign, write_recipients
 
 
 def main() -> int:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import SandboxProcess, campaigner, machine, rate_of, run, write_campaign, write_recipients  # noqa: E402
+from _measure import SandboxProcess, campaigner, machine, rate_of, run, write_campaign, write_recipients
 
 
 def main() -> int:
@@ -29,8 +29,11 @@ def main() -> int:
         campaign = write_campaign(folder, "r.csv", campaign="bench-rate", rate=f"{args.rate}/s", batch=1)
         sandbox = SandboxProcess(folder)
         try:
-            env = {"INFOBIP_BASE_URL": sandbox.url, "INFOBIP_API_KEY": "sandbox",
-                   "CAMPAIGNER_STATE": str(folder / "state.db")}
+            env = {
+                "INFOBIP_BASE_URL": sandbox.url,
+                "INFOBIP_API_KEY": "sandbox",
+                "CAMPAIGNER_STATE": str(folder / "state.db"),
+            }
             r = run([*campaigner(), "apply", str(campaign), "--auto-approve", "--no-wait"], cwd=folder, env=env)
             if r.code != 0:
                 print(r.err[-2000:], file=sys.stderr)
@@ -46,8 +49,10 @@ def main() -> int:
     mean = rate_of(times)
     print(f"{len(times)} requests in {times[-1] - start:.1f} s at rateLimit {args.rate}/s")
     print(f"per fixed one-second window: {fixed}")
-    print(f"busiest sliding one-second window: {worst} (target <= {args.rate * 1.1:.0f}); mean {mean:.1f}/s "
-          f"(target >= {args.rate * 0.94:.0f}/s): {'met' if worst <= args.rate * 1.1 and mean >= args.rate * 0.94 else 'MISSED'}")
+    print(
+        f"busiest sliding one-second window: {worst} (target <= {args.rate * 1.1:.0f}); mean {mean:.1f}/s "
+        f"(target >= {args.rate * 0.94:.0f}/s): {'met' if worst <= args.rate * 1.1 and mean >= args.rate * 0.94 else 'MISSED'}"
+    )
     return 0
 
 
