@@ -33,6 +33,7 @@ class LineProgress:
         self.total = 0
         self.last = 0.0
         self.started = time.monotonic()
+        self.last_counts: tuple[int, int, int] | None = None
 
     def phase(self, text: str) -> None:
         click.echo(text)
@@ -43,6 +44,7 @@ class LineProgress:
         click.echo(f"Sending {total} message(s)...")
 
     def sent(self, accepted: int, rejected: int, unknown: int) -> None:
+        self.last_counts = (accepted, rejected, unknown)
         now = time.monotonic()
         if now - self.last >= self.every:
             self.last = now
@@ -54,7 +56,13 @@ class LineProgress:
             )
 
     def done_sending(self) -> None:
-        pass
+        if self.total and self.last_counts is not None:
+            accepted, rejected, unknown = self.last_counts
+            seconds = time.monotonic() - self.started
+            click.echo(
+                f"  {accepted + rejected + unknown} sent in {seconds:.1f} s ({accepted} accepted, {rejected} rejected, "
+                f"{unknown} in doubt)"
+            )
 
 
 class BarProgress(LineProgress):
@@ -178,7 +186,7 @@ def command(
     assert ledger is not None
     try:
         with connect(chosen) as conn:
-            click.echo(conn.description)
+            click.echo(conn.description + "\n")
             change = lookup_scenario(conn, loaded, ledger)
             if saved is None:
                 plan = build_plan(
