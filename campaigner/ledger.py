@@ -512,17 +512,36 @@ class Ledger:
             ).fetchall()
         return [Pending(*r) for r in rows]
 
-    def accepted_without_report(self, target: str, campaign: str) -> list[str]:
-        """Accepted messages with no final report yet (none stored, or only a pending one)."""
+    _WITHOUT_REPORT = (
+        "FROM messages m LEFT JOIN reports r ON r.target = m.target AND r.message_id = m.message_id "
+        "WHERE m.target = ? AND m.campaign = ? AND m.state = 'accepted' AND (r.message_id IS NULL OR r.final = 0)"
+    )
+
+    def accepted_without_report(
+        self, target: str, campaign: str, *, limit: int | None = None, after: str | None = None
+    ) -> list[str]:
+        """Accepted messages with no final report yet (none stored, or only a pending one), by message id.
+
+        ``limit`` and ``after`` (the last id of the previous page) read them a page at a time.
+        """
+        sql = f"SELECT m.message_id {self._WITHOUT_REPORT}"
+        params: tuple[Any, ...] = (target, campaign)
+        if after is not None:
+            sql += " AND m.message_id > ?"
+            params += (after,)
+        sql += " ORDER BY m.message_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
         with self._guard():
-            rows = self._db.execute(
-                "SELECT m.message_id FROM messages m LEFT JOIN reports r "
-                "ON r.target = m.target AND r.message_id = m.message_id "
-                "WHERE m.target = ? AND m.campaign = ? AND m.state = 'accepted' "
-                "AND (r.message_id IS NULL OR r.final = 0) ORDER BY m.row, m.message_id",
-                (target, campaign),
-            ).fetchall()
+            rows = self._db.execute(sql, params).fetchall()
         return [str(r[0]) for r in rows]
+
+    def count_without_report(self, target: str, campaign: str) -> int:
+        """How many accepted messages still wait for a final report (no list held in memory)."""
+        with self._guard():
+            row = self._db.execute(f"SELECT COUNT(*) {self._WITHOUT_REPORT}", (target, campaign)).fetchone()
+        return int(row[0])
 
     # -- reports ------------------------------------------------------------------------------------
 

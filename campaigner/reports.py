@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from campaigner.target import Target
 
 REPORT_PAGE = 1000
+LOGS_CHUNK = 5000  # message ids looked up in the logs per round
 SUMMARY_FILES = ("summary.json", "summary.md", "report.html", "messages.csv")
 
 
@@ -46,25 +47,30 @@ async def collect_reports(
     interval = poll if poll is not None else (0.2 if target.is_sandbox else 5.0)
     deadline = time.monotonic() + wait
     stored = 0
-    outstanding = ledger.accepted_without_report(target.id, campaign)
+    outstanding = ledger.count_without_report(target.id, campaign)
     if outstanding and wait > 0:
-        progress.phase(f"Waiting up to {wait:g} s for {len(outstanding)} delivery report(s).")
+        progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
     while outstanding:
         page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
         if page:
             stored += ledger.store_reports(target.id, page, source="reports", at=_now())
-        outstanding = ledger.accepted_without_report(target.id, campaign)
+        outstanding = ledger.count_without_report(target.id, campaign)
         if not outstanding or time.monotonic() >= deadline:
             break
         if len(page) < REPORT_PAGE:
             await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-    if outstanding:
-        found = await client.logs(message_ids=outstanding, limit=REPORT_PAGE)
+    # Reports the provider handed out that never reached the ledger (a crash) live on in its logs.
+    after: str | None = None
+    while outstanding:
+        ids = ledger.accepted_without_report(target.id, campaign, limit=LOGS_CHUNK, after=after)
+        if not ids:
+            break
+        after = ids[-1]
+        found = await client.logs(message_ids=ids, limit=REPORT_PAGE)
         final = [e for e in found if (e.get("status") or {}).get("groupName") not in (None, "PENDING")]
         if final:
             stored += ledger.store_reports(target.id, final, source="logs", at=_now())
-        outstanding = ledger.accepted_without_report(target.id, campaign)
-    return stored, len(outstanding)
+    return stored, ledger.count_without_report(target.id, campaign)
 
 
 def summary_dir(loaded: LoadedCampaign) -> Path:

@@ -188,10 +188,10 @@ class SandboxProcess:
                 time.sleep(0.1)
         raise RuntimeError("the sandbox did not start")
 
-    def get(self, path: str, **params: object) -> object:
+    def get(self, endpoint: str, **params: object) -> object:
         import httpx
 
-        return httpx.get(f"{self.url}{path}", params=params, timeout=60).json()
+        return httpx.get(f"{self.url}{endpoint}", params=params, timeout=60).json()
 
     def reset(self) -> None:
         import httpx
