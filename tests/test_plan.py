@@ -92,9 +92,7 @@ def test_saved_plan_is_byte_identical(workdir: Path, cli: Any) -> None:
     assert (workdir / "a.plan").read_bytes() == (workdir / "b.plan").read_bytes()
 
 
-def test_scenario_update_shows_the_flow_difference(
-    workdir: Path, cli: Any, monkeypatch: Any, tmp_path: Path
-) -> None:
+def test_scenario_update_shows_the_flow_difference(workdir: Path, cli: Any, monkeypatch: Any, tmp_path: Path) -> None:
     with SandboxServer(db_path=tmp_path / "diff.db") as server:
         httpx.post(
             f"{server.url}/omni/1/scenarios",
