@@ -100,7 +100,10 @@ def main() -> int:
             sandbox.stop()
     print(f"{args.rows:,} payloads, concurrency {args.concurrency}")
     print(f"(a) bare httpx loop:       {a:7.0f} requests/s")
-    print(f"(b) campaigner apply:      {b:7.0f} requests/s (ledger writes included)")
+    print(
+        f"(b) campaigner apply:      {b:7.0f} requests/s (ledger writes included); "
+        f"whole apply {applied.seconds:.1f} s, peak RSS {applied.peak_rss_mb:.0f} MB"
+    )
     print(f"ratio b / a = {b / a:.2f} (target >= 0.8); sandbox duplicates after (b): {stats['duplicates']}")  # type: ignore[index]
     return 0
 
