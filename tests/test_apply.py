@@ -271,3 +271,33 @@ def test_report_after_kill_during_collection_matches_sandbox(workdir: Path, tmp_
             group = entry["status"]["groupName"].lower()
             by_group[group] = by_group.get(group, 0) + 1
         assert {k: v for k, v in summary["final"].items() if v} == by_group
+
+
+def test_send_window_closed_sends_nothing(workdir: Path, cli: Any) -> None:
+    path = workdir / EXAMPLE
+    text = path.read_text(encoding="utf-8").replace(
+        "  batchSize: 500\n", "  batchSize: 500\n  notAfter: 2020-01-01T20:00:00+01:00\n"
+    )
+    path.write_text(text, encoding="utf-8")
+    result = cli("apply", EXAMPLE, "--no-wait")
+    assert result.code == 1
+    assert result.err.strip() == (
+        "error: the send window closed at 2020-01-01T20:00:00+01:00 (send.notAfter); nothing was sent"
+    )
+    assert not (workdir / ".campaigner/sandbox.db").exists()
+
+
+def test_wrong_api_key_is_one_clear_line(
+    workdir: Path, cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with SandboxServer(db_path=tmp_path / "auth.db", api_key="right") as server:
+        monkeypatch.setenv("INFOBIP_BASE_URL", server.url)
+        monkeypatch.setenv("INFOBIP_API_KEY", "wrong-secret-key")
+        result = cli("apply", EXAMPLE, "--auto-approve", "--no-wait")
+        stats = httpx.get(f"{server.url}/_sandbox/stats").json()
+    assert result.code == 1
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1
+    assert "HTTP 401" in lines[0] and "Invalid login details" in lines[0]
+    assert "wrong-secret-key" not in result.err + result.out
+    assert stats["receipts"] == 0
