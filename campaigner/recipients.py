@@ -287,6 +287,14 @@ class _CsvFile:
             hint=f'a value containing {shown}, a line break or a " must be in double quotes',
         )
 
+    def unclosed_quote_error(self, row: int) -> InputError:
+        return InputError(
+            "a quoted value opened on this row is never closed; it runs to the end of the file",
+            path=self.path,
+            row=row,
+            hint='add the closing "',
+        )
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -380,10 +388,15 @@ def _records(source: _CsvFile, errors: list[InputError]) -> Iterator[tuple[int, 
     width = len(source.header)
     row, extra = 1, 0
     try:
-        for values in source.records:
+        records = iter(source.records)
+        ahead = next(records, None)
+        while ahead is not None:
+            values, ahead = ahead, next(records, None)
             row += 1
             if len(values) == width:
                 yield row, values
+            elif ahead is None and any("\n" in v for v in values):
+                errors.append(source.unclosed_quote_error(row))
             elif values:  # a blank line is no record
                 if len(errors) < MAX_ROW_ERRORS:
                     errors.append(source.field_count_error(row, len(values)))

@@ -21,13 +21,8 @@ SLOW_SECONDS = 10.0  # generous on a noisy 2-core machine; a bomb that gets thro
 
 # Cases whose output is not yet what ``expected.txt`` says it should be: defects for the modules' owners.
 # When a fix lands, the case passes, the strict xfail fails, and the entry here goes.
-KNOWN_DEFECTS: dict[str, str] = {
-    # load.py: ruamel's raw problem text, no hint, or the wrong mark
-    # spec.py / load.py: pydantic wording or location
-    # recipients.py
-    "csv-unclosed-quote": "recipients: '2 fields, the header has 5' for an unclosed quote that swallows the rest of the file",
-    # templates.py / plan.py
-}
+# A case whose message is known to be wrong: name -> why (a strict xfail keeps the defect visible).
+KNOWN_DEFECTS: dict[str, str] = {}
 
 
 def _cases() -> list[Any]:
