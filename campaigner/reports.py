@@ -54,11 +54,12 @@ async def collect_reports(
         page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
         if page:
             stored += ledger.store_reports(target.id, page, source="reports", at=_now())
+        if len(page) >= REPORT_PAGE and time.monotonic() < deadline:
+            continue  # more are waiting: fetch them before counting what is still outstanding
         outstanding = ledger.count_without_report(target.id, campaign)
         if not outstanding or time.monotonic() >= deadline:
             break
-        if len(page) < REPORT_PAGE:
-            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
     # Reports the provider handed out that never reached the ledger (a crash) live on in its logs.
     after: str | None = None
     while outstanding:
