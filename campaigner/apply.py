@@ -33,7 +33,7 @@ from campaigner.errors import (
     ProviderError,
     RateLimitedError,
 )
-from campaigner.ledger import Ledger, MessageIntent
+from campaigner.ledger import Ledger, MessageIntent, Pending
 from campaigner.plan import PlannedMessage, ScenarioChange, group_requests, unsent
 from campaigner.recipients import Skip
 
@@ -48,6 +48,7 @@ FLUSH_EVERY = 0.25  # seconds between writes of answers to the ledger
 MAX_PASSES = 8  # send passes in one apply (each after settling the doubtful ones)
 CONNECT_RETRIES = 6  # a provider that cannot be reached this many times in a row stops the apply
 REPORT_PAGE = 1000
+DOUBT_PAGE = 5000  # messages in doubt looked up per page of the ledger
 
 
 class Progress(Protocol):
@@ -166,41 +167,54 @@ async def adopt_from_logs(client: OmniClient, ledger: Ledger, job: Job, progress
 
 
 async def settle_doubts(client: OmniClient, ledger: Ledger, job: Job, progress: Progress, counts: SendCounts) -> int:
-    """Resolve every ``sending``/``unknown`` message through the logs; return how many go out again."""
+    """Resolve every ``sending``/``unknown`` message through the logs; return how many go out again.
+
+    Found in the logs: accepted. Absent once its settle time is over: requeued, to be sent again with the
+    same id. Neither yet: looked up again in a later pass. The doubts are read a page at a time, so a
+    provider outage that left a million messages in doubt does not hold them all in memory.
+    """
     target = job.target
     ledger.recover_interrupted(target.id, job.campaign, at=_now())
     requeued = 0
     while True:
-        pending = ledger.unknown_or_sending(target.id, job.campaign)
-        if not pending:
-            return requeued
-        settle = target.settle_seconds
-        oldest = min((p.requested_at or 0.0) for p in pending)
-        wait = oldest + settle - _now()
-        if wait > 0:
-            progress.phase(f"Waiting {wait:.1f} s for the provider's logs to settle ({len(pending)} in doubt).")
-            await asyncio.sleep(wait)
-        ids = [p.message_id for p in pending]
-        found = await client.logs(message_ids=ids, limit=REPORT_PAGE)
-        by_id = {str(e["messageId"]): e for e in found if e.get("messageId")}
-        adopted = ledger.adopt(
-            target.id,
-            job.campaign,
-            [(mid, _log_to(e), e.get("status")) for mid, e in by_id.items()],
-            at=_now(),
-        )
+        seen = adopted = absent = 0
+        after: str | None = None
+        while page := ledger.in_doubt(target.id, job.campaign, limit=DOUBT_PAGE, after=after):
+            after = page[-1].message_id
+            seen += len(page)
+            found, gone = await _settle_page(client, ledger, job, progress, page)
+            adopted += found
+            absent += gone
         counts.adopted += adopted
-        now = _now()
-        absent = [p.message_id for p in pending if p.message_id not in by_id and (p.requested_at or 0) + settle <= now]
-        requeued += ledger.requeue(target.id, absent)
+        requeued += absent
         if adopted or absent:
             progress.phase(
-                f"Settled {len(pending)} message(s) in doubt: {adopted} found at the provider, "
-                f"{len(absent)} never arrived and will be sent again with the same id."
+                f"Settled {adopted + absent} of {seen} message(s) in doubt: {adopted} found at the provider, "
+                f"{absent} never arrived and will be sent again with the same id."
             )
-        still = len(pending) - adopted - len(absent)
-        if still <= 0:
+        if seen - adopted - absent <= 0:
             return requeued
+
+
+async def _settle_page(
+    client: OmniClient, ledger: Ledger, job: Job, progress: Progress, page: list[Pending]
+) -> tuple[int, int]:
+    """Look one page of doubts up in the logs (after their settle time); return (adopted, requeued)."""
+    target = job.target
+    settle = target.settle_seconds
+    oldest = min((p.requested_at or 0.0) for p in page)
+    wait = oldest + settle - _now()
+    if wait > 0:
+        progress.phase(f"Waiting {wait:.1f} s for the provider's logs to settle ({len(page)} in doubt).")
+        await asyncio.sleep(wait)
+    found = await client.logs(message_ids=[p.message_id for p in page], limit=REPORT_PAGE)
+    by_id = {str(e["messageId"]): e for e in found if e.get("messageId")}
+    adopted = ledger.adopt(
+        target.id, job.campaign, [(mid, _log_to(e), e.get("status")) for mid, e in by_id.items()], at=_now()
+    )
+    now = _now()
+    absent = [p.message_id for p in page if p.message_id not in by_id and (p.requested_at or 0) + settle <= now]
+    return adopted, ledger.requeue(target.id, absent)
 
 
 class Sender:
@@ -417,12 +431,12 @@ async def send_campaign(
             total.window_closed += 1
             progress.phase(f"The send window closed at {job.not_after}: the rest stays unsent.")
             break
-        if not ledger.unknown_or_sending(job.target.id, job.campaign):
+        if not ledger.count_in_doubt(job.target.id, job.campaign):
             break
         requeued = await settle_doubts(client, ledger, job, progress, total)
         total.resent += requeued
         if requeued == 0:
             break
-    total.unknown = len(ledger.unknown_or_sending(job.target.id, job.campaign))
+    total.unknown = ledger.count_in_doubt(job.target.id, job.campaign)
     progress.done_sending()
     return total

@@ -301,3 +301,25 @@ def test_wrong_api_key_is_one_clear_line(
     assert "HTTP 401" in lines[0] and "Invalid login details" in lines[0]
     assert "wrong-secret-key" not in result.err + result.out
     assert stats["receipts"] == 0
+
+
+def test_many_doubts_are_settled_a_page_at_a_time(
+    workdir: Path, cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Half the requests end in doubt (a 500 that committed nothing, or an answer lost after the commit);
+    # with pages of 7 the doubts span many pages, and every recipient still gets its message once.
+    monkeypatch.setattr("campaigner.apply.DOUBT_PAGE", 7)
+    write_recipients(workdir / "doubts.csv", 120, identical=True)
+    campaign = write_campaign(workdir, "doubts.csv", campaign="doubts", personalized=False, rate="2000/s", batch=2)
+    with SandboxServer(db_path=tmp_path / "doubts.db", faults="500=0.3,lost-answer=0.2", seed=3) as server:
+        monkeypatch.setenv("INFOBIP_BASE_URL", server.url)
+        monkeypatch.setenv("INFOBIP_API_KEY", "sandbox")
+        monkeypatch.setenv("CAMPAIGNER_SETTLE_SECONDS", "0.2")
+        monkeypatch.setenv("CAMPAIGNER_READ_TIMEOUT", "2")
+        result = cli("apply", str(campaign), "--auto-approve", "--no-wait")
+        received = _received(server)
+    assert result.code == 0, result.err
+    assert "never arrived and will be sent again with the same id" in result.out
+    assert "found at the provider" in result.out
+    assert len(received) == 120
+    assert {k: n for k, n in received.items() if n > 1} == {}

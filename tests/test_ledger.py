@@ -74,6 +74,25 @@ def test_an_existing_empty_file_is_migrated(tmp_path: Path) -> None:
     assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
+def test_a_version_1_ledger_is_migrated_in_place(tmp_path: Path) -> None:
+    from campaigner.ledger import _MIGRATIONS, APPLICATION_ID
+
+    path = tmp_path / "state.db"
+    conn = sqlite3.connect(path)
+    for statement in _MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("INSERT INTO messages (target, message_id, campaign, state) VALUES ('sandbox', 'm0', 'c', 'unknown')")
+    conn.commit()
+    conn.close()
+    with Ledger(path) as led:
+        assert [p.message_id for p in led.in_doubt(T, "c", limit=10)] == ["m0"]
+    indexes = {r[0] for r in raw(path, "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL")}
+    assert indexes == {"messages_by_state_id", "messages_by_row"}
+    assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+
+
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     Ledger(path).close()
@@ -214,11 +233,12 @@ def test_claims_survive_a_process_killed_right_after_claiming(tmp_path: Path) ->
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert proc.stdout.strip() == "300"
     with Ledger(path) as led:
-        pending = led.unknown_or_sending(T, C)
-        assert [p.state for p in pending] == ["sending"] * 300
+        assert led.count_in_doubt(T, C) == 300
+        assert len(led.in_doubt(T, C, state="sending", limit=1000)) == 300
         assert led.claim_for_sending(T, C, intents(300), at=2.0) == []
         assert led.recover_interrupted(T, C, at=3.0) == 300
-        assert {p.state for p in led.unknown_or_sending(T, C)} == {"unknown"}
+        assert led.in_doubt(T, C, state="sending", limit=1000) == []
+        assert len(led.in_doubt(T, C, limit=1000)) == 300
 
 
 _CLAIM_RACE = """
@@ -285,7 +305,7 @@ def test_answers_move_only_messages_in_flight(ledger: Ledger) -> None:
     assert ledger.mark_accepted(T, [("m1", None)], at=3.0) == 0
     assert ledger.release(T, ["m0", "m1", "m2"]) == 0
     # an unknown message is settled by a late answer or requeued after the logs
-    (pending,) = [p for p in ledger.unknown_or_sending(T, C) if p.state == "unknown"]
+    (pending,) = ledger.in_doubt(T, C, limit=10)
     assert (pending.message_id, pending.reason, pending.check_after) == ("m2", "read timeout", 60.0)
     assert ledger.requeue(T, ["m2", "m3"]) == 1
     assert ledger.states(T, C, ["m0", "m1", "m2", "m3"]) == {
@@ -297,6 +317,35 @@ def test_answers_move_only_messages_in_flight(ledger: Ledger) -> None:
     by_id = {o.message_id: o for o in ledger.outcomes(T, C)}
     assert by_id["m0"].status == {"groupName": "PENDING"}
     assert (by_id["m1"].reason, by_id["m1"].answered_at) == ("Invalid destination", 2.0)
+
+
+def test_doubts_are_read_a_page_at_a_time_in_id_order(ledger: Ledger) -> None:
+    ledger.claim_for_sending(T, C, intents(25), at=1.0)
+    ledger.claim_for_sending(T, "other", intents(5, prefix="o"), at=1.0)
+    ledger.mark_unknown(T, [f"m{i}" for i in range(20)], "read timeout", at=2.0)
+    assert ledger.count_in_doubt(T, C) == 25  # 20 unknown, 5 still sending
+    seen: list[str] = []
+    after = None
+    while page := ledger.in_doubt(T, C, limit=7, after=after):
+        assert len(page) <= 7
+        seen += [p.message_id for p in page]
+        after = page[-1].message_id
+    assert seen == sorted(f"m{i}" for i in range(20))
+    assert [p.message_id for p in ledger.in_doubt(T, C, state="sending", limit=10)] == sorted(
+        f"m{i}" for i in range(20, 25)
+    )
+    with pytest.raises(ValueError):
+        ledger.in_doubt(T, C, state="accepted", limit=1)
+
+
+def test_the_doubt_query_uses_an_index(ledger: Ledger) -> None:
+    plan = ledger._db.execute(
+        "EXPLAIN QUERY PLAN SELECT message_id FROM messages WHERE target = ? AND campaign = ? AND state = ? "
+        "AND message_id > ? ORDER BY message_id LIMIT 5",
+        (T, C, "unknown", "m"),
+    ).fetchall()
+    detail = " ".join(str(r[-1]) for r in plan)
+    assert "messages_by_state_id" in detail and "TEMP B-TREE" not in detail, detail
 
 
 def test_adopt_from_logs(ledger: Ledger) -> None:

@@ -252,7 +252,7 @@ async def _apply(
         key = await ensure_scenario(client, ledger, conn.target, change, progress)
         if (
             to_send
-            or ledger.unknown_or_sending(conn.target.id, spec.campaign)
+            or ledger.count_in_doubt(conn.target.id, spec.campaign)
             or not ledger.campaign_known(conn.target.id, spec.campaign)
         ):
             progress.sending(to_send)
