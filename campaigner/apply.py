@@ -202,7 +202,7 @@ async def _settle_page(
     """Look one page of doubts up in the logs (after their settle time); return (adopted, requeued)."""
     target = job.target
     settle = target.settle_seconds
-    oldest = min((p.requested_at or 0.0) for p in page)
+    oldest = min(_doubted_at(p) for p in page)
     wait = oldest + settle - _now()
     if wait > 0:
         progress.phase(f"Waiting {wait:.1f} s for the provider's logs to settle ({len(page)} in doubt).")
@@ -213,8 +213,18 @@ async def _settle_page(
         target.id, job.campaign, [(mid, _log_to(e), e.get("status")) for mid, e in by_id.items()], at=_now()
     )
     now = _now()
-    absent = [p.message_id for p in page if p.message_id not in by_id and (p.requested_at or 0) + settle <= now]
+    absent = [p.message_id for p in page if p.message_id not in by_id and _doubted_at(p) + settle <= now]
     return adopted, ledger.requeue(target.id, absent)
+
+
+def _doubted_at(p: Pending) -> float:
+    """Where a doubt's settle time starts: when it was recorded, by which time the request had left.
+
+    Not the claim time: a claimed request can wait behind the rate limit or a 429 pause before it
+    leaves, and a settle counted from the claim would look in the logs too early. A crash's doubts are
+    recorded when the next run recovers them, so that run waits the whole settle time.
+    """
+    return p.answered_at or p.requested_at or 0.0
 
 
 class Sender:

@@ -117,7 +117,8 @@ class Pending:
     payload_hash: str | None
     state: str
     attempts: int
-    requested_at: float | None
+    requested_at: float | None  # when it was claimed (the request left at this time or later)
+    answered_at: float | None  # when the doubt was recorded (the request had certainly left by then)
     check_after: float | None
     reason: str | None
 
@@ -527,7 +528,7 @@ class Ledger:
         if state not in ("sending", "unknown"):
             raise ValueError(f"not a state in doubt: {state!r}")
         sql = (
-            "SELECT message_id, recipient_id, row, payload_hash, state, attempts, requested_at, "
+            "SELECT message_id, recipient_id, row, payload_hash, state, attempts, requested_at, answered_at, "
             "check_after, reason FROM messages WHERE target = ? AND campaign = ? AND state = ?"
         )
         params: tuple[Any, ...] = (target, campaign, state)

@@ -323,3 +323,51 @@ def test_many_doubts_are_settled_a_page_at_a_time(
     assert "found at the provider" in result.out
     assert len(received) == 120
     assert {k: n for k, n in received.items() if n > 1} == {}
+
+
+# --- settling doubts: the settle time starts when the doubt was recorded -------------------------
+
+
+class _Quiet:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def phase(self, text: str) -> None:
+        self.lines.append(text)
+
+    def sending(self, total: int) -> None: ...
+
+    def sent(self, accepted: int, rejected: int, unknown: int) -> None: ...
+
+    def done_sending(self) -> None: ...
+
+
+def test_settle_time_counts_from_the_doubt_not_the_claim(
+    tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Claimed long ago but answered by a timeout just now: the request may have left just before the
+    # timeout, so the logs are asked only once the settle time has passed since then.
+    import asyncio
+
+    from campaigner.apply import Job, SendCounts, settle_doubts
+    from campaigner.ledger import Ledger, MessageIntent
+    from campaigner.omni import ApiKeyAuth, ClientConfig, OmniClient
+    from campaigner.target import Target
+
+    monkeypatch.setenv("CAMPAIGNER_SETTLE_SECONDS", "1.0")
+    now = time.time()
+    with Ledger(tmp_path / "state.db") as ledger:
+        ledger.claim_for_sending("sandbox", "c", [MessageIntent("m-old", "r", 2, "h")], at=now - 3600)
+        ledger.mark_unknown("sandbox", ["m-old"], "read timeout", at=now)
+        job = Job(Target("sandbox", "sandbox"), "c", "bulk-c", lambda: iter(()), 1, 10.0, 1)
+        progress = _Quiet()
+
+        async def settle() -> int:
+            async with OmniClient(ClientConfig(base_url=sandbox.url, auth=ApiKeyAuth("sandbox"))) as client:
+                return await settle_doubts(client, ledger, job, progress, SendCounts())
+
+        started = time.monotonic()
+        assert asyncio.run(settle()) == 1
+        assert time.monotonic() - started >= 0.8
+        assert ledger.states("sandbox", "c", ["m-old"]) == {"m-old": "planned"}
+    assert any(line.startswith("Waiting ") for line in progress.lines), progress.lines
