@@ -1,4 +1,6 @@
-"""The OMNI HTTP client: configuration, auth, retries under one shared pause, error envelope -> exceptions.
+"""The OMNI HTTP client: requests, retries under one shared pause, the error envelope -> exceptions.
+
+Its configuration (base URL, auth, timeouts) is in ``omni_config``, the retry policy in ``omni_retry``.
 
 Retry rules (never send a message twice):
 
@@ -13,30 +15,32 @@ Retry rules (never send a message twice):
 from __future__ import annotations
 
 import asyncio
-import base64
-import ipaddress
 import json
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
-from typing import Any, ClassVar, Final, TypeVar
-from urllib.parse import quote, urlsplit
+from typing import Any, Final, TypeVar
+from urllib.parse import quote
 
 import httpx
 import pydantic
 
-from campaigner import __version__
 from campaigner.errors import (
     ConnectFailedError,
     OutcomeUnknownError,
     ProviderError,
     RateLimitedError,
-    TargetError,
+)
+from campaigner.omni_config import (
+    REDACTED,
+    ApiKeyAuth,
+    BasicAuth,
+    ClientConfig,
+    Timeouts,
+    normalize_base_url,
 )
 from campaigner.omni_models import (
     AdvancedRequest,
@@ -47,6 +51,7 @@ from campaigner.omni_models import (
     SendResponse,
     format_timestamp,
 )
+from campaigner.omni_retry import PauseGate, RetryPolicy, parse_retry_after
 
 __all__ = [
     "ADVANCED_PATH",
@@ -71,8 +76,6 @@ ADVANCED_PATH: Final = "/omni/1/advanced"
 REPORTS_PATH: Final = "/omni/1/reports"
 LOGS_PATH: Final = "/omni/1/logs"
 
-DEFAULT_USER_AGENT: Final = f"campaigner/{__version__}"
-REDACTED: Final = "[redacted]"
 # Budget for the encoded ``messageId`` list of one logs query, so that URLs stay under ~6 KB.
 LOGS_IDS_BUDGET: Final = 5500
 MAX_LIMIT: Final = 1000
@@ -82,238 +85,6 @@ _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
 
 _M = TypeVar("_M", bound=pydantic.BaseModel)
-
-
-# --- configuration ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ApiKeyAuth:
-    """``Authorization: App <api key>`` (the provider's recommended scheme)."""
-
-    api_key: str
-
-    scheme: ClassVar[str] = "App"
-
-    def header(self) -> str:
-        return f"App {self.api_key}"
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self.api_key,)
-
-    def __repr__(self) -> str:
-        return f"ApiKeyAuth(api_key='{REDACTED}')"
-
-
-@dataclass(frozen=True)
-class BasicAuth:
-    """``Authorization: Basic base64(username:password)``."""
-
-    username: str
-    password: str
-
-    scheme: ClassVar[str] = "Basic"
-
-    def header(self) -> str:
-        return "Basic " + self._token()
-
-    def _token(self) -> str:
-        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self.password, self._token())
-
-    def __repr__(self) -> str:
-        return f"BasicAuth(username={self.username!r}, password='{REDACTED}')"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Timeouts:
-    """Seconds per phase; ``read`` is per socket read, ``pool`` is the wait for a free connection."""
-
-    connect: float = 5.0
-    read: float = 30.0
-    write: float = 30.0
-    pool: float = 30.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter; ``Retry-After`` (capped by ``max_retry_after``) wins."""
-
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    jitter: bool = True
-    max_retry_after: float = 600.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0 or self.max_retry_after < 0:
-            raise ValueError("retry delays cannot be negative")
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """The pause after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** min(attempt - 1, 32)))
-        return rng.uniform(0, ceiling) if self.jitter else ceiling
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def normalize_base_url(value: str, *, what: str = "base URL") -> str:
-    """``xxxxx.api.infobip.com`` -> ``https://xxxxx.api.infobip.com``; HTTPS unless the host is loopback."""
-    raw = value.strip()
-    if not raw:
-        raise TargetError(f"error: {what} is empty")
-    if "://" not in raw:
-        raw = "https://" + raw
-    try:
-        parts = urlsplit(raw)
-        host = parts.hostname
-        parts.port  # noqa: B018 - validates the port
-    except ValueError as exc:
-        raise TargetError(f"error: {what} is not a valid URL: {exc}") from None
-    if parts.username is not None or parts.password is not None:
-        raise TargetError(f"error: {what} must not contain credentials (use the API key variables)")
-    if parts.scheme not in ("http", "https"):
-        raise TargetError(f"error: {what} must start with https:// (got {parts.scheme}://)")
-    if not host:
-        raise TargetError(f"error: {what} has no host: {raw}")
-    if parts.query or parts.fragment:
-        raise TargetError(f"error: {what} must not have a query or fragment: {raw}")
-    if parts.scheme == "http" and not _is_loopback(host):
-        raise TargetError(
-            f"error: {what} {raw} uses plain http; https is required "
-            "(http only for loopback hosts: 127.0.0.0/8, ::1, localhost)"
-        )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _env(environ: Mapping[str, str], name: str) -> str | None:
-    value = environ.get(name, "").strip()
-    return value or None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClientConfig:
-    """Where and how the client talks to OMNI. ``repr`` never shows a secret."""
-
-    base_url: str
-    auth: ApiKeyAuth | BasicAuth
-    timeouts: Timeouts = Timeouts()
-    retry: RetryPolicy = RetryPolicy()
-    user_agent: str = DEFAULT_USER_AGENT
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "base_url", normalize_base_url(self.base_url))
-
-    @property
-    def origin(self) -> str:
-        """Scheme and host (the ledger's ``target_id`` for a real provider)."""
-        parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    @property
-    def is_loopback(self) -> bool:
-        return _is_loopback(urlsplit(self.base_url).hostname or "")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> ClientConfig | None:
-        """``INFOBIP_BASE_URL`` with ``INFOBIP_API_KEY`` (App) or ``INFOBIP_USERNAME``/``INFOBIP_PASSWORD``.
-
-        None when none of them is set; :class:`TargetError` when the set is incomplete or ambiguous.
-        """
-        base = _env(environ, "INFOBIP_BASE_URL")
-        key = _env(environ, "INFOBIP_API_KEY")
-        user = _env(environ, "INFOBIP_USERNAME")
-        password = _env(environ, "INFOBIP_PASSWORD")
-        if not (base or key or user or password):
-            return None
-        if key and (user or password):
-            raise TargetError("error: set either INFOBIP_API_KEY or INFOBIP_USERNAME and INFOBIP_PASSWORD, not both")
-        if base is None:
-            given = "INFOBIP_API_KEY" if key else "INFOBIP_USERNAME" if user else "INFOBIP_PASSWORD"
-            raise TargetError(
-                f"error: {given} is set but INFOBIP_BASE_URL is not "
-                "(set it to your account's base URL, e.g. https://xxxxx.api.infobip.com)"
-            )
-        auth: ApiKeyAuth | BasicAuth
-        if key:
-            auth = ApiKeyAuth(key)
-        elif user and password:
-            auth = BasicAuth(user, password)
-        elif user or password:
-            given, missing = (
-                ("INFOBIP_USERNAME", "INFOBIP_PASSWORD") if user else ("INFOBIP_PASSWORD", "INFOBIP_USERNAME")
-            )
-            raise TargetError(f"error: {given} is set but {missing} is not")
-        else:
-            raise TargetError(
-                "error: INFOBIP_BASE_URL is set but INFOBIP_API_KEY is not "
-                "(or set INFOBIP_USERNAME and INFOBIP_PASSWORD)"
-            )
-        return cls(base_url=normalize_base_url(base, what="INFOBIP_BASE_URL"), auth=auth)
-
-
-# --- the shared pause ------------------------------------------------------------------------------
-
-
-class PauseGate:
-    """One pause shared by every request of a client: a 429 sets it, every request awaits it."""
-
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._until = 0.0
-        self.pauses = 0  # how many distinct pauses began (an extension of a running one is not counted)
-
-    @property
-    def deadline(self) -> float:
-        return self._until
-
-    def remaining(self) -> float:
-        return max(0.0, self._until - self._clock())
-
-    def pause_until(self, deadline: float) -> None:
-        """Hold every request until ``deadline`` (a ``time.monotonic()`` value); never shortens a pause."""
-        if deadline > self._until:
-            if self._until <= self._clock():
-                self.pauses += 1
-            self._until = deadline
-
-    def pause_for(self, seconds: float) -> None:
-        self.pause_until(self._clock() + seconds)
-
-    async def wait(self) -> None:
-        while (delay := self._until - self._clock()) > 0:
-            await asyncio.sleep(delay)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds (a number or an HTTP-date); None when absent or unreadable."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
 
 
 # --- errors ----------------------------------------------------------------------------------------

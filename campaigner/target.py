@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from campaigner.errors import TargetError
 
 if TYPE_CHECKING:
-    from campaigner.omni import ClientConfig
+    from campaigner.omni_config import ClientConfig
 
 SANDBOX = "sandbox"
 SANDBOX_KEY = "sandbox"
@@ -85,7 +85,7 @@ def choose_target(
     if forced == SANDBOX:
         return Target("sandbox", SANDBOX)
     if provider_configured(env):
-        from campaigner.omni import ClientConfig
+        from campaigner.omni_config import ClientConfig
 
         config = ClientConfig.from_env(env)
         if config is None:  # pragma: no cover - from_env returns a config or raises when half set
@@ -124,7 +124,7 @@ def _tuned(config: ClientConfig, env: Mapping[str, str]) -> ClientConfig:
 @contextmanager
 def connect(target: Target, environ: Mapping[str, str] | None = None) -> Iterator[Connection]:
     """Yield a client configuration for ``target``; for the sandbox, run it for the duration."""
-    from campaigner.omni import ClientConfig
+    from campaigner.omni_config import ClientConfig
 
     env = os.environ if environ is None else environ
     if not target.is_sandbox:

@@ -31,6 +31,8 @@ FORBIDDEN = {
     "sqlite3",
     "campaigner.omni",
     "campaigner.omni_models",
+    "campaigner.omni_config",
+    "campaigner.omni_retry",
     "campaigner.ledger",
     "campaigner.lock",
     "campaigner.apply",
