@@ -34,6 +34,8 @@ FORBIDDEN = {
     "campaigner.omni_config",
     "campaigner.omni_retry",
     "campaigner.ledger",
+    "campaigner.ledger_db",
+    "campaigner.ledger_reports",
     "campaigner.lock",
     "campaigner.apply",
     "campaigner.reports",

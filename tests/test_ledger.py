@@ -15,12 +15,8 @@ import pytest
 
 import campaigner
 from campaigner.errors import CampaignerError
-from campaigner.ledger import (
-    SCHEMA_VERSION,
-    Ledger,
-    MessageIntent,
-    default_state_path,
-)
+from campaigner.ledger import Ledger, MessageIntent, default_state_path
+from campaigner.ledger_db import SCHEMA_VERSION
 
 T = "sandbox"
 C = "spring-sale"
@@ -75,7 +71,7 @@ def test_an_existing_empty_file_is_migrated(tmp_path: Path) -> None:
 
 
 def test_a_version_1_ledger_is_migrated_in_place(tmp_path: Path) -> None:
-    from campaigner.ledger import _MIGRATIONS, APPLICATION_ID
+    from campaigner.ledger_db import _MIGRATIONS, APPLICATION_ID
 
     path = tmp_path / "state.db"
     conn = sqlite3.connect(path)
