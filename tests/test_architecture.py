@@ -13,6 +13,7 @@ CORE = [
     "spec",
     "load",
     "recipients",
+    "keyset",
     "phones",
     "templates",
     "jinja_sandbox",

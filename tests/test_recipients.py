@@ -12,17 +12,15 @@ import pytest
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from campaigner.errors import CampaignerError, InputError, InputErrors
+from campaigner.keyset import KeySet, line_key, phone_key
 from campaigner.phones import INVALID, PhoneNormalizer, classify_with_library, describe
 from campaigner.recipients import (
     MAX_ROW_ERRORS,
     SKIP_REASONS,
-    KeySet,
     Recipient,
     Skip,
     input_files,
-    line_key,
     open_recipients,
-    phone_key,
     sniff_delimiter,
 )
 from campaigner.spec import Recipients
