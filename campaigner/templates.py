@@ -22,14 +22,8 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError
 
 from campaigner import line as line_rules
 from campaigner.errors import InputError, InputErrors
-from campaigner.jinja_sandbox import (
-    Guard,
-    SandboxEnvironment,
-    TemplateLimitError,
-    error_line,
-    explain,
-    render,
-)
+from campaigner.jinja_limits import TemplateLimitError
+from campaigner.jinja_sandbox import Guard, SandboxEnvironment, error_line, explain, render
 from campaigner.sms import SmsMeasure, measure
 from campaigner.spec import Campaign, SmsContent
 from campaigner.template_checks import (

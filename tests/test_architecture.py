@@ -17,6 +17,7 @@ CORE = [
     "phones",
     "templates",
     "jinja_sandbox",
+    "jinja_limits",
     "template_checks",
     "line",
     "sms",

@@ -1,4 +1,4 @@
-"""Tests for campaigner.templates and campaigner.jinja_sandbox: checks, sandbox, per-row rendering, limits."""
+"""Tests for campaigner.templates, jinja_sandbox and jinja_limits: checks, sandbox, per-row rendering, limits."""
 
 from __future__ import annotations
 
