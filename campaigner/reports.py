@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from campaigner.ledger import Ledger
+from campaigner.plan import PlannedMessage, in_chunks
+from campaigner.recipients import Skip
 from campaigner.summary import Summary, SummaryContext, render_all, summarize
 
 if TYPE_CHECKING:
@@ -86,10 +89,41 @@ class Written:
     summary: Summary
 
 
+def plan_tally(ledger: Ledger, target: Target, campaign: str, items: Iterable[PlannedMessage | Skip]) -> PlanTally:
+    """One pass over the plan: the skips by reason, and the messages the ledger has no record of."""
+    skipped: dict[str, int] = {}
+    never_sent = 0
+    for chunk in in_chunks(items):
+        ids = [m.message_id for m in chunk if isinstance(m, PlannedMessage)]
+        states = ledger.states(target.id, campaign, ids) if ids else {}
+        for item in chunk:
+            if isinstance(item, Skip):
+                skipped[item.reason] = skipped.get(item.reason, 0) + 1
+            elif item.message_id not in states:
+                never_sent += 1
+    return PlanTally(skipped, never_sent)
+
+
+@dataclass(frozen=True)
+class PlanTally:
+    skipped: dict[str, int]  # reason -> rows
+    never_sent: int  # planned messages the ledger has no record of
+
+
 def write_summary(
-    ledger: Ledger, loaded: LoadedCampaign, target: Target, bulk_id: str, *, skipped: dict[str, int]
+    ledger: Ledger,
+    loaded: LoadedCampaign,
+    target: Target,
+    bulk_id: str,
+    *,
+    skipped: dict[str, int],
+    never_sent: int = 0,
 ) -> Written:
-    """(Re)write summary.json, summary.md, report.html and messages.csv from the ledger alone."""
+    """(Re)write summary.json, summary.md, report.html and messages.csv from the ledger.
+
+    ``never_sent``: messages of the plan the ledger has no record of (the send window closed before
+    they were claimed); they count as planned and not sent.
+    """
     spec = loaded.spec
     directory = summary_dir(loaded)
     directory.mkdir(parents=True, exist_ok=True)
@@ -99,6 +133,7 @@ def write_summary(
         bulk_id=bulk_id,
         channels=spec.scenario.channels,
         skipped=skipped,
+        never_sent=never_sent,
         description=spec.description,
     )
     csv_tmp = directory / ".messages.csv.tmp"

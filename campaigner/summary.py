@@ -92,6 +92,7 @@ class SummaryContext:
     bulk_id: str
     channels: tuple[str, ...] = ("LINE", "SMS")  # the scenario's flow, in order
     planned: int | None = None  # None: the number of outcomes
+    never_sent: int = 0  # planned messages the ledger has no record of (the send window closed first)
     skipped: Mapping[str, int] = field(default_factory=dict)  # reason -> rows
     description: str | None = None
 
@@ -300,7 +301,7 @@ class Summary:
     description: str | None
     flow: tuple[str, ...]
     recipients: Mapping[str, int]  # planned, sent, rejected, unknown
-    not_sent: int  # outcomes still in state planned, without a report
+    not_sent: int  # planned but not sent: outcomes still in state planned, and messages never recorded
     skipped: Mapping[str, int]  # reason -> rows, largest first
     final: Mapping[str, int]
     channels: Mapping[str, Mapping[str, int]]  # flow order, then others by name
@@ -412,7 +413,7 @@ class SummaryBuilder:
         skipped = _Tally(limit=MAX_KEYS)
         for reason, rows in ctx.skipped.items():
             skipped.add(reason, rows)
-        planned = self.messages if ctx.planned is None else ctx.planned
+        planned = (self.messages if ctx.planned is None else ctx.planned) + ctx.never_sent
         return Summary(
             campaign=ctx.campaign,
             target=ctx.target,
@@ -420,7 +421,7 @@ class SummaryBuilder:
             description=ctx.description,
             flow=flow,
             recipients={"planned": planned, **self.recipients},
-            not_sent=self.not_sent,
+            not_sent=self.not_sent + ctx.never_sent,
             skipped=skipped.ranked(),
             final=dict(self.final),
             channels=channels,

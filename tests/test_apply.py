@@ -371,3 +371,25 @@ def test_settle_time_counts_from_the_doubt_not_the_claim(
         assert time.monotonic() - started >= 0.8
         assert ledger.states("sandbox", "c", ["m-old"]) == {"m-old": "planned"}
     assert any(line.startswith("Waiting ") for line in progress.lines), progress.lines
+
+
+def test_window_closing_mid_apply_reports_the_unsent_and_exits_1(workdir: Path, cli: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    write_recipients(workdir / "w.csv", 300)
+    campaign = write_campaign(workdir, "w.csv", campaign="window", rate="20/s", batch=1, concurrency=2)
+    not_after = (datetime.now(UTC) + timedelta(seconds=3)).isoformat(timespec="seconds")
+    campaign.write_text(campaign.read_text().replace("  batchSize: 1\n", f"  batchSize: 1\n  notAfter: {not_after}\n"))
+    result = cli("apply", str(campaign), "--no-wait")
+    assert result.code == 1, result.err
+    summary = json.loads((workdir / "reports/window/summary.json").read_text())
+    sent = summary["recipients"]["sent"]
+    assert 0 < sent < 300
+    assert summary["recipients"]["planned"] == 300
+    assert f"{300 - sent} message(s) not sent: the send window closed at" in result.out
+    assert "not sent yet" in (workdir / "reports/window/summary.md").read_text()
+    # `report` later tells the same story
+    later = cli("report", str(campaign))
+    assert later.code == 0, later.err
+    again = json.loads((workdir / "reports/window/summary.json").read_text())
+    assert again["recipients"]["planned"] == 300 and again["recipients"]["sent"] == sent

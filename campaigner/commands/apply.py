@@ -211,12 +211,20 @@ def command(
             command_line = "campaigner apply " + str(source)
             with CampaignLock(state_path().parent, chosen.id, campaign, command=command_line):
                 counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
-                from campaigner.reports import write_summary
+                from campaigner.reports import plan_tally, write_summary
 
-                written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped)
+                # The window closed before every message was claimed: those the ledger never saw are
+                # counted from the plan, so the summary says they were not sent.
+                never_sent = plan_tally(ledger, chosen, campaign, messages()).never_sent if counts.window_closed else 0
+                written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped, never_sent=never_sent)
     finally:
         ledger.close()
     _print_outcome(counts, written.directory, written.summary)
+    if counts.window_closed and written.summary.not_sent:
+        click.echo(
+            f"{written.summary.not_sent} message(s) not sent: the send window closed at "
+            f"{loaded.spec.send.notAfter} (send.notAfter)."
+        )
     rec = written.summary.recipients
     if rec.get("rejected", 0) or rec.get("unknown", 0) or written.summary.not_sent:
         raise click.exceptions.Exit(1)

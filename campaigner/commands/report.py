@@ -22,8 +22,7 @@ def command(campaign_file: Path, wait: str, target: str | None) -> None:
     from campaigner.load import load_campaign
     from campaigner.omni import OmniClient
     from campaigner.plan import MessageStream
-    from campaigner.recipients import Skip
-    from campaigner.reports import collect_reports, write_summary
+    from campaigner.reports import collect_reports, plan_tally, write_summary
     from campaigner.spec import parse_duration
     from campaigner.summary_html import headline
     from campaigner.target import choose_target, connect
@@ -40,12 +39,9 @@ def command(campaign_file: Path, wait: str, target: str | None) -> None:
         raise CampaignerError(f"error: the ledger has no record of {campaign} on {chosen.id}; apply it first")
     bulk = ledger.campaign_bulk_id(chosen.id, campaign) or make_bulk_id(chosen.id, campaign)
     try:
-        skipped: dict[str, int] = {}
         stream = MessageStream(loaded, chosen.id)
         try:
-            for item in stream:
-                if isinstance(item, Skip):
-                    skipped[item.reason] = skipped.get(item.reason, 0) + 1
+            tally = plan_tally(ledger, chosen, campaign, stream)
         finally:
             stream.close()
         with connect(chosen) as conn:
@@ -58,7 +54,7 @@ def command(campaign_file: Path, wait: str, target: str | None) -> None:
                     )
 
             stored, pending = asyncio.run(fetch())
-        written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped)
+        written = write_summary(ledger, loaded, chosen, bulk, skipped=tally.skipped, never_sent=tally.never_sent)
     finally:
         ledger.close()
     click.echo(f"Stored {stored} new report(s); {pending} message(s) still without a final report.")
