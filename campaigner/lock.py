@@ -10,9 +10,13 @@ checks, once it holds the lock, that the path still names the file it locked, an
 
 ``force_unlock`` (for ``campaigner unlock --force``) removes the lock file, so that the next apply can
 lock a new one. It refuses while the recorded holder is alive on this host (stop it instead; its lock
-goes with it) unless ``even_if_alive=True``: then two applies could run at once, and only the ledger's
-claims (``BEGIN IMMEDIATE``) still keep them from sending a message twice. Locks on a network file
-system depend on that file system's locking; keep the state directory local.
+goes with it) unless ``even_if_alive=True``. A holder on another host (a shared state directory) cannot
+be checked from here and is released. Either way two applies could then run at once, and a message one
+has claimed but not yet sent could go out twice: the other apply takes those claims for a crash's and,
+once the settle time passes with no trace of them in the provider's logs, sends them itself. The ledger's
+claims keep two applies from claiming the same message, not from that. So release only a lock whose
+holder is gone. Locks on a network file system depend on that file system's locking; keep the state
+directory local.
 """
 
 from __future__ import annotations

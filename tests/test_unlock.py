@@ -77,6 +77,26 @@ def test_unlock_releases_a_lock_whose_holder_is_gone(state_dir: Path, capsys: py
         lock.release()
 
 
+def test_unlock_of_a_holder_on_another_host_warns(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lock = CampaignLock(state_dir, "sandbox", C, command="campaigner apply campaigns/x.yaml")
+    try:
+        lock.acquire()
+        record = json.loads(lock.path.read_text())
+        record.update(host="ci-runner-7", pid=4242)
+        lock.path.write_text(json.dumps(record))
+        assert main(["unlock", C, "--force"]) == 0
+        out, err = capsys.readouterr()
+        assert out.startswith(
+            "Released the lock of campaign spring-sale on target sandbox, held by pid 4242 on host ci-runner-7"
+        )
+        assert err == (
+            "warning: the holder ran on host ci-runner-7, which cannot be checked from here; if that apply is "
+            "still running, stop it before applying again, or messages it has claimed could be sent twice\n"
+        )
+    finally:
+        lock.release()
+
+
 def test_unlock_refuses_a_holder_still_running(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with CampaignLock(state_dir, "sandbox", C, command="campaigner apply campaigns/x.yaml") as lock:
         assert main(["unlock", C, "--force"]) == 1

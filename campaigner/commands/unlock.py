@@ -42,6 +42,12 @@ def command(campaign: str, force: bool, target_choice: str | None) -> None:
         click.echo(f"No lock held for campaign {campaign_id} on target {target}.")
     else:
         click.echo(f"Released the lock of campaign {campaign_id} on target {target}, held by {holder}.")
+        if holder.alive_here() is None and holder.pid is not None:
+            click.echo(
+                f"warning: the holder ran on host {holder.host}, which cannot be checked from here; if that "
+                "apply is still running, stop it before applying again, or messages it has claimed could be sent twice",
+                err=True,
+            )
 
 
 def campaign_of(argument: str) -> str:
