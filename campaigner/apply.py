@@ -49,6 +49,7 @@ MAX_PASSES = 8  # send passes in one apply (each after settling the doubtful one
 CONNECT_RETRIES = 6  # a provider that cannot be reached this many times in a row stops the apply
 REPORT_PAGE = 1000
 DOUBT_PAGE = 5000  # messages in doubt looked up per page of the ledger
+DUPLICATE_MESSAGE_ID = 23  # status id of REJECTED_DUPLICATE_MESSAGE_ID (omni-api.md section 6)
 
 
 class Progress(Protocol):
@@ -107,6 +108,11 @@ class Job:
 
 def _now() -> float:
     return time.time()
+
+
+def _duplicate_id(status: Any) -> bool:
+    """The provider's status 23, REJECTED_DUPLICATE_MESSAGE_ID: it has seen this message id before."""
+    return status.id == DUPLICATE_MESSAGE_ID or str(status.name).upper().endswith("DUPLICATE_MESSAGE_ID")
 
 
 def _status(status: Any) -> dict[str, Any]:
@@ -345,6 +351,13 @@ class Sender:
             if msg is None:
                 # Accepted as a request but not listed: the provider has it or not; the logs will tell.
                 self._unknown.append(([mid], "missing from the provider's answer"))
+                self.counts.unknown += 1
+            elif msg.status.groupId == 5 and _duplicate_id(msg.status):
+                # The provider already has a message with this id (sent by a run this ledger does not
+                # know of): not a rejection to retry, a doubt that the logs settle (found: accepted).
+                self._unknown.append(
+                    ([mid], "the provider already has this message id (REJECTED_DUPLICATE_MESSAGE_ID)")
+                )
                 self.counts.unknown += 1
             elif msg.status.groupId == 5:  # REJECTED
                 status = _status(msg.status)

@@ -393,3 +393,53 @@ def test_window_closing_mid_apply_reports_the_unsent_and_exits_1(workdir: Path, 
     assert later.code == 0, later.err
     again = json.loads((workdir / "reports/window/summary.json").read_text())
     assert again["recipients"]["planned"] == 300 and again["recipients"]["sent"] == sent
+
+
+def test_a_duplicate_message_id_answer_is_settled_through_the_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The provider answers REJECTED_DUPLICATE_MESSAGE_ID (status 23) when it already has the id: that
+    # message is not rejected (a later apply would resend it) but looked up in the logs and adopted.
+    import asyncio
+
+    from campaigner.apply import Job, send_campaign
+    from campaigner.ledger import Ledger
+    from campaigner.omni import ApiKeyAuth, ClientConfig, OmniClient
+    from campaigner.plan import Payload, PlannedMessage
+    from campaigner.target import Target
+
+    payload = Payload("h", {"sms": {"text": "hi"}}, None)
+    messages = [
+        PlannedMessage(2 + i, f"3859100000{i}", f"m{i}", {"phoneNumber": f"3859100000{i}"}, payload) for i in range(2)
+    ]
+    pending = {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED"}
+    duplicate = {"groupId": 5, "groupName": "REJECTED", "id": 23, "name": "REJECTED_DUPLICATE_MESSAGE_ID"}
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if request.url.path == "/omni/1/advanced":
+            answer = [
+                {"to": {"phoneNumber": "38591000000"}, "status": pending, "messageId": "m0"},
+                {"to": {"phoneNumber": "38591000001"}, "status": duplicate, "messageId": "m1"},
+            ]
+            return httpx.Response(200, json={"bulkId": "b", "messages": answer})
+        assert request.url.params["messageId"] == "m1"
+        log = {"bulkId": "b", "messageId": "m1", "to": "38591000001", "status": pending, "channel": "SMS"}
+        return httpx.Response(200, json={"results": [log]})
+
+    config = ClientConfig(base_url="http://127.0.0.1:9", auth=ApiKeyAuth("k"))
+    job = Job(Target("sandbox", "sandbox"), "c", "b", lambda: iter(messages), 500, 100.0, 1)
+
+    async def run() -> Any:
+        async with OmniClient(config, transport=httpx.MockTransport(handler)) as client:
+            return await send_campaign(client, ledger, job, "KEY", _Quiet())
+
+    monkeypatch.setenv("CAMPAIGNER_SETTLE_SECONDS", "0")
+    with Ledger(tmp_path / "state.db") as ledger:
+        ledger.ensure_campaign("sandbox", "c", "b")
+        counts = asyncio.run(run())
+        states = ledger.states("sandbox", "c", ["m0", "m1"])
+    assert states == {"m0": "accepted", "m1": "accepted"}
+    assert (counts.rejected, counts.adopted, counts.unknown) == (0, 1, 0)
+    assert seen == ["POST /omni/1/advanced", "GET /omni/1/logs"]
