@@ -10,7 +10,9 @@ The order of events for one message, and why it is never sent twice:
    provider's logs: found means accepted; absent after the settle time means it never arrived, and it
    goes back to ``planned`` to be sent again **with the same messageId**.
 
-A ledger that knows nothing of the campaign first adopts, from the logs, what the provider already has.
+A ledger that knows nothing of the campaign first adopts, from the logs, what the provider already has;
+one that knows it checks the next messages against the logs before sending more (a ledger restored from
+an older copy). How the logs settle each case is in :mod:`campaigner.doubts`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiolimiter import AsyncLimiter
 
+from campaigner.doubts import adopt_from_logs, settle_doubts
 from campaigner.errors import (
     CampaignerError,
     ConnectFailedError,
@@ -33,7 +36,7 @@ from campaigner.errors import (
     ProviderError,
     RateLimitedError,
 )
-from campaigner.ledger import Ledger, MessageIntent, Pending
+from campaigner.ledger import Ledger, MessageIntent
 from campaigner.plan import PlannedMessage, ScenarioChange, group_requests, unsent
 from campaigner.recipients import Skip
 
@@ -48,7 +51,7 @@ FLUSH_EVERY = 0.25  # seconds between writes of answers to the ledger
 MAX_PASSES = 8  # send passes in one apply (each after settling the doubtful ones)
 CONNECT_RETRIES = 6  # a provider that cannot be reached this many times in a row stops the apply
 REPORT_PAGE = 1000
-DOUBT_PAGE = 5000  # messages in doubt looked up per page of the ledger
+STALE_PROBE = 100  # next messages looked up in the logs before a known campaign sends more
 DUPLICATE_MESSAGE_ID = 23  # status id of REJECTED_DUPLICATE_MESSAGE_ID (omni-api.md section 6)
 
 
@@ -140,103 +143,19 @@ async def ensure_scenario(
     return key
 
 
-def _log_to(entry: dict[str, Any]) -> str | None:
-    to = entry.get("to")
-    return str(to) if to is not None else None
-
-
-async def adopt_from_logs(client: OmniClient, ledger: Ledger, job: Job, progress: Progress) -> int:
-    """A ledger with no record of this campaign: take what the provider already has as accepted."""
-    found = await client.logs(bulk_id=job.bulk_id, limit=REPORT_PAGE)
-    if len(found) >= REPORT_PAGE:
-        # The bulk query was cut at its limit: ask by message id, over the whole plan.
-        found = []
-        chunk: list[str] = []
-        for item in job.messages():
-            if isinstance(item, PlannedMessage):
-                chunk.append(item.message_id)
-                if len(chunk) >= 2000:
-                    found.extend(await client.logs(message_ids=chunk, limit=REPORT_PAGE))
-                    chunk = []
-        if chunk:
-            found.extend(await client.logs(message_ids=chunk, limit=REPORT_PAGE))
-    adopted = ledger.adopt(
-        job.target.id,
-        job.campaign,
-        [(str(e["messageId"]), _log_to(e), e.get("status")) for e in found if e.get("messageId")],
-        at=_now(),
-    )
-    ledger.ensure_campaign(job.target.id, job.campaign, job.bulk_id)
-    if adopted:
-        progress.phase(f"Adopted {adopted} message(s) the provider already had (from its logs).")
-    return adopted
-
-
-async def settle_doubts(client: OmniClient, ledger: Ledger, job: Job, progress: Progress, counts: SendCounts) -> int:
-    """Resolve every ``sending``/``unknown`` message through the logs; return how many go out again.
-
-    Found in the logs: accepted. Absent once its settle time is over: requeued, to be sent again with the
-    same id. Neither yet: looked up again in a later pass. The doubts are read a page at a time, so a
-    provider outage that left a million messages in doubt does not hold them all in memory.
-    """
-    target = job.target
-    ledger.recover_interrupted(target.id, job.campaign, at=_now())
-    requeued = 0
-    while True:
-        seen = adopted = absent = 0
-        after: str | None = None
-        while page := ledger.in_doubt(target.id, job.campaign, limit=DOUBT_PAGE, after=after):
-            after = page[-1].message_id
-            seen += len(page)
-            found, gone = await _settle_page(client, ledger, job, progress, page)
-            adopted += found
-            absent += gone
-        counts.adopted += adopted
-        requeued += absent
-        if adopted or absent:
-            progress.phase(
-                f"Settled {adopted + absent} of {seen} message(s) in doubt: {adopted} found at the provider, "
-                f"{absent} never arrived and will be sent again with the same id."
-            )
-        if seen - adopted - absent <= 0:
-            return requeued
-
-
-async def _settle_page(
-    client: OmniClient, ledger: Ledger, job: Job, progress: Progress, page: list[Pending]
-) -> tuple[int, int]:
-    """Look one page of doubts up in the logs (after their settle time); return (adopted, requeued)."""
-    target = job.target
-    settle = target.settle_seconds
-    oldest = min(_doubted_at(p) for p in page)
-    wait = oldest + settle - _now()
-    if wait > 0:
-        progress.phase(f"Waiting {wait:.1f} s for the provider's logs to settle ({len(page)} in doubt).")
-        await asyncio.sleep(wait)
-    found = await client.logs(message_ids=[p.message_id for p in page], limit=REPORT_PAGE)
-    by_id = {str(e["messageId"]): e for e in found if e.get("messageId")}
-    adopted = ledger.adopt(
-        target.id, job.campaign, [(mid, _log_to(e), e.get("status")) for mid, e in by_id.items()], at=_now()
-    )
-    now = _now()
-    absent = [p.message_id for p in page if p.message_id not in by_id and _doubted_at(p) + settle <= now]
-    return adopted, ledger.requeue(target.id, absent)
-
-
-def _doubted_at(p: Pending) -> float:
-    """Where a doubt's settle time starts: when it was recorded, by which time the request had left.
-
-    Not the claim time: a claimed request can wait behind the rate limit or a 429 pause before it
-    leaves, and a settle counted from the claim would look in the logs too early. A crash's doubts are
-    recorded when the next run recovers them, so that run waits the whole settle time.
-    """
-    return p.answered_at or p.requested_at or 0.0
-
-
 class Sender:
     """The sending loop: claim durably, send under the rate limit, write answers back in batches."""
 
-    def __init__(self, client: OmniClient, ledger: Ledger, job: Job, scenario_key: str, progress: Progress) -> None:
+    def __init__(
+        self,
+        client: OmniClient,
+        ledger: Ledger,
+        job: Job,
+        scenario_key: str,
+        progress: Progress,
+        *,
+        probe: bool = False,
+    ) -> None:
         self.client = client
         self.ledger = ledger
         self.job = job
@@ -253,6 +172,8 @@ class Sender:
         self._released: list[str] = []
         self._fatal: BaseException | None = None
         self.window_closed = False
+        self._probe = probe  # look the first messages up in the logs before claiming any
+        self.stale = False  # the probe found some: the ledger is behind the provider
 
     # -- producing ---------------------------------------------------------------------------------
 
@@ -296,9 +217,24 @@ class Sender:
         if self.job.not_after is not None and datetime.now(UTC) >= self.job.not_after:
             self.window_closed = True
             return False
+        if self._probe:
+            self._probe = False
+            if await self._behind_the_provider(batch):
+                self.stale = True
+                return False
         for group in self._claim(batch):
             await queue.put(group)
         return True
+
+    async def _behind_the_provider(self, batch: list[list[PlannedMessage]]) -> bool:
+        """Are any of the next messages to send already in the provider's logs?
+
+        A ledger restored from an older copy (a CI cache saved before the last run) knows the campaign
+        but not what was sent since. Messages go out in plan order, so what such a run sent last is
+        what this one would send first: finding any of those in the logs means the ledger is stale.
+        """
+        ids = [m.message_id for g in batch for m in g][:STALE_PROBE]
+        return bool(ids) and bool(await self.client.logs(message_ids=ids, limit=REPORT_PAGE))
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -442,14 +378,23 @@ async def send_campaign(
 ) -> SendCounts:
     """Send until every message is accepted, rejected, or (after MAX_PASSES) still in doubt."""
     total = SendCounts()
-    if not ledger.campaign_known(job.target.id, job.campaign):
+    probe = ledger.campaign_known(job.target.id, job.campaign)
+    if not probe:
         total.adopted += await adopt_from_logs(client, ledger, job, progress)
     await settle_doubts(client, ledger, job, progress, total)
     ledger.retry_rejected(job.target.id, job.campaign)
     for _ in range(MAX_PASSES):
-        sender = Sender(client, ledger, job, scenario_key, progress)
+        sender = Sender(client, ledger, job, scenario_key, progress, probe=probe)
+        probe = False
         part = await sender.run()
         merge(total, part)
+        if sender.stale:
+            progress.phase(
+                "The provider's logs hold messages this ledger does not know were sent (was it restored from "
+                "an older copy?): adopting what the provider has before sending."
+            )
+            total.adopted += await adopt_from_logs(client, ledger, job, progress)
+            continue
         if sender.window_closed:
             total.window_closed += 1
             progress.phase(f"The send window closed at {job.not_after}: the rest stays unsent.")

@@ -40,6 +40,7 @@ FORBIDDEN = {
     "campaigner.ledger_reports",
     "campaigner.lock",
     "campaigner.apply",
+    "campaigner.doubts",
     "campaigner.reports",
     "campaigner.cli",
     "campaigner.target",
