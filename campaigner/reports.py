@@ -44,8 +44,9 @@ async def collect_reports(
     """Fetch reports until each accepted message has a final one or ``wait`` runs out.
 
     Every report is stored in the ledger before it is counted. Messages still without one are then
-    filled in from the logs (final status only, no error details, marked as such). Returns
-    (reports stored, still pending).
+    filled in from the logs (final status only, no error details, marked as such). The reports the
+    provider holds are fetched at least once even when none is outstanding: a real report replaces one
+    filled in from the logs. Returns (reports stored, still pending).
     """
     interval = poll if poll is not None else (0.2 if target.is_sandbox else 5.0)
     deadline = time.monotonic() + wait
@@ -53,7 +54,7 @@ async def collect_reports(
     outstanding = ledger.count_without_report(target.id, campaign)
     if outstanding and wait > 0:
         progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
-    while outstanding:
+    while True:
         page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
         if page:
             stored += ledger.store_reports(target.id, page, source="reports", at=_now())
