@@ -214,8 +214,7 @@ class Sender:
     async def _dispatch(
         self, batch: list[list[PlannedMessage]], queue: asyncio.Queue[list[PlannedMessage] | None]
     ) -> bool:
-        if self.job.not_after is not None and datetime.now(UTC) >= self.job.not_after:
-            self.window_closed = True
+        if self._window_closed_now():
             return False
         if self._probe:
             self._probe = False
@@ -225,6 +224,12 @@ class Sender:
         for group in self._claim(batch):
             await queue.put(group)
         return True
+
+    def _window_closed_now(self) -> bool:
+        """Has the send window (``send.notAfter``) closed? Nothing is sent after it, even if claimed."""
+        if not self.window_closed and self.job.not_after is not None and datetime.now(UTC) >= self.job.not_after:
+            self.window_closed = True
+        return self.window_closed
 
     async def _behind_the_provider(self, batch: list[list[PlannedMessage]]) -> bool:
         """Are any of the next messages to send already in the provider's logs?
@@ -310,8 +315,8 @@ class Sender:
             group = await queue.get()
             if group is None:
                 return
-            if self._fatal is not None:
-                self._released.extend(m.message_id for m in group)
+            if self._fatal is not None or self._window_closed_now():
+                self._released.extend(m.message_id for m in group)  # claimed, never sent: claimable again
                 continue
             await self._send_one(group)
             self.progress.sent(self.counts.accepted, self.counts.rejected, self.counts.unknown)

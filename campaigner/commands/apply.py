@@ -210,6 +210,10 @@ def command(
             _confirm(conn, auto_approve, saved is not None)
             command_line = "campaigner apply " + str(source)
             with CampaignLock(state_path().parent, chosen.id, campaign, command=command_line):
+                if change.action != "none":
+                    # Looked up before the lock: an apply that held it meanwhile may have created or
+                    # updated the scenario already; look again so that it is not created twice.
+                    change = lookup_scenario(conn, loaded, ledger)
                 counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
                 from campaigner.reports import plan_tally, write_summary
 
