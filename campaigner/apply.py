@@ -67,20 +67,6 @@ class Progress(Protocol):
     def done_sending(self) -> None: ...
 
 
-class QuietProgress:
-    def phase(self, text: str) -> None:
-        log.info("%s", text)
-
-    def sending(self, total: int) -> None:
-        pass
-
-    def sent(self, accepted: int, rejected: int, unknown: int) -> None:
-        pass
-
-    def done_sending(self) -> None:
-        pass
-
-
 @dataclass
 class SendCounts:
     """What one apply did."""

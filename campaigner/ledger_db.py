@@ -5,7 +5,8 @@ never count for the real provider. Tables (schema version in ``PRAGMA user_versi
 applied in one transaction at open; ``PRAGMA application_id`` marks the file as campaigner's):
 
 - ``scenarios(target, name, key, flow_json, updated_at)``: the scenario keys the provider gave us.
-- ``campaigns(target, campaign, bulk_id, first_seen)``: campaigns this ledger has sent or adopted.
+- ``campaigns(target, campaign, bulk_id, first_seen, reports_state)``: campaigns this ledger has sent or
+  adopted; ``reports_state`` says whether reports the provider handed out may have been lost.
 - ``messages(target, message_id, campaign, recipient_id, row, payload_hash, state, attempts,
   requested_at, answered_at, check_after, provider_status_json, reason, adopted)``: one row per message.
 - ``reports(target, message_id, bulk_id, status_group, final, raw_json, source, received_at)``: one
@@ -68,6 +69,11 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # million of them); this index serves that and everything the old (target, campaign, state) one did.
         "CREATE INDEX messages_by_state_id ON messages (target, campaign, state, message_id)",
         "DROP INDEX messages_by_state",
+    ),
+    (
+        # Reports are returned once: NULL when every report fetched was stored; 'fetching' while a request
+        # for them is out (left behind by a crash); 'lost' when a request's answer never came.
+        "ALTER TABLE campaigns ADD COLUMN reports_state TEXT CHECK (reports_state IN ('fetching', 'lost'))",
     ),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

@@ -79,6 +79,24 @@ class ReportLedger(LedgerFile):
 
     # -- reports ------------------------------------------------------------------------------------
 
+    def reports_state(self, target: str, campaign: str) -> str | None:
+        """None when every report fetched for the campaign was stored; ``fetching`` when a run stopped
+        while a request for reports was out; ``lost`` when such a request's answer never came."""
+        with self._guard():
+            row = self._db.execute(
+                "SELECT reports_state FROM campaigns WHERE target = ? AND campaign = ?", (target, campaign)
+            ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def set_reports_state(self, target: str, campaign: str, state: str | None) -> None:
+        """Record, durably, where report fetching stands (see :meth:`reports_state`)."""
+        if state not in (None, "fetching", "lost"):
+            raise ValueError(f"not a reports state: {state!r}")
+        with self._write(full=True) as conn:
+            conn.execute(
+                "UPDATE campaigns SET reports_state = ? WHERE target = ? AND campaign = ?", (state, target, campaign)
+            )
+
     def store_reports(self, target: str, reports: Sequence[Mapping[str, Any]], *, source: str, at: float) -> int:
         """Store delivery reports raw, durably, in one transaction; returns how many were stored.
 

@@ -295,11 +295,24 @@ class OmniClient:
         channel: str | None = None,
         limit: int = MAX_LIMIT,
     ) -> list[dict[str, Any]]:
-        """Delivery reports not returned before, raw as they arrived: store them before counting them."""
+        """Delivery reports not returned before, raw as they arrived: store them before counting them.
+
+        The provider returns each report once, so this read is not repeated blindly: a request whose
+        answer was lost (5xx, timeout, reset, an unreadable body) raises :class:`OutcomeUnknownError`,
+        and the reports it may have carried are to be read from the logs.
+        """
         _check_limit(limit)
         params = _query(bulkId=bulk_id, messageId=message_id, channel=channel, limit=limit)
-        response = await self._call("GET", REPORTS_PATH, params=params, safe=True)
-        return self._results(response, REPORTS_PATH)
+        response = await self._call("GET", REPORTS_PATH, params=params, safe=False)
+        try:
+            return self._results(response, REPORTS_PATH)
+        except ProviderError as exc:
+            raise OutcomeUnknownError(
+                f"{exc.text}; the reports it carried may be lost",
+                status=response.status_code,
+                method="GET",
+                url_path=REPORTS_PATH,
+            ) from exc
 
     async def logs(
         self,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from campaigner.errors import OutcomeUnknownError
 from campaigner.ledger import Ledger
 from campaigner.plan import PlannedMessage, in_chunks
 from campaigner.recipients import Skip
@@ -43,39 +44,62 @@ async def collect_reports(
 ) -> tuple[int, int]:
     """Fetch reports until each accepted message has a final one or ``wait`` runs out.
 
-    Every report is stored in the ledger before it is counted. Messages still without one are then
-    filled in from the logs (final status only, no error details, marked as such). The reports the
-    provider holds are fetched at least once even when none is outstanding: a real report replaces one
-    filled in from the logs. Returns (reports stored, still pending).
+    Every report is stored in the ledger before it is counted. The provider returns each report once,
+    so the ledger records, durably, when a request for reports is out (``reports_state``): one left
+    behind by a crash, or a request whose answer never came, may have taken reports with it; those are
+    then filled in from the logs (final status only, no error details, marked as such), and a real
+    report that arrives later replaces one from the logs. The provider's reports are fetched at least
+    once even when none is outstanding. Returns (reports stored, still pending).
     """
     interval = poll if poll is not None else (0.2 if target.is_sandbox else 5.0)
     deadline = time.monotonic() + wait
     stored = 0
+    lost = ledger.reports_state(target.id, campaign) is not None
+    if lost:
+        progress.phase("An earlier run stopped while fetching delivery reports: reading what it lost from the logs.")
     outstanding = ledger.count_without_report(target.id, campaign)
     if outstanding and wait > 0:
         progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
     while True:
-        page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
-        if page:
-            stored += ledger.store_reports(target.id, page, source="reports", at=_now())
-        if len(page) >= REPORT_PAGE and time.monotonic() < deadline:
-            continue  # more are waiting: fetch them before counting what is still outstanding
+        if lost:
+            stored += await _fill_in_from_logs(client, ledger, target, campaign)
+            ledger.set_reports_state(target.id, campaign, None)
+            lost = False
+        ledger.set_reports_state(target.id, campaign, "fetching")
+        try:
+            page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
+        except OutcomeUnknownError as exc:
+            ledger.set_reports_state(target.id, campaign, "lost")
+            lost = True
+            progress.phase(f"A request for delivery reports got no answer ({exc.unknown_reason}): reading the logs.")
+        else:
+            if page:
+                stored += ledger.store_reports(target.id, page, source="reports", at=_now())
+            ledger.set_reports_state(target.id, campaign, None)
+            if len(page) >= REPORT_PAGE and time.monotonic() < deadline:
+                continue  # more are waiting: fetch them before counting what is still outstanding
         outstanding = ledger.count_without_report(target.id, campaign)
         if not outstanding or time.monotonic() >= deadline:
             break
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-    # Reports the provider handed out that never reached the ledger (a crash) live on in its logs.
+    if lost:
+        stored += await _fill_in_from_logs(client, ledger, target, campaign)
+        ledger.set_reports_state(target.id, campaign, None)
+        outstanding = ledger.count_without_report(target.id, campaign)
+    return stored, outstanding
+
+
+async def _fill_in_from_logs(client: OmniClient, ledger: Ledger, target: Target, campaign: str) -> int:
+    """Final statuses from the logs for accepted messages without a final report (their report may be lost)."""
+    stored = 0
     after: str | None = None
-    while outstanding:
-        ids = ledger.accepted_without_report(target.id, campaign, limit=LOGS_CHUNK, after=after)
-        if not ids:
-            break
+    while ids := ledger.accepted_without_report(target.id, campaign, limit=LOGS_CHUNK, after=after):
         after = ids[-1]
         found = await client.logs(message_ids=ids, limit=REPORT_PAGE)
         final = [e for e in found if (e.get("status") or {}).get("groupName") not in (None, "PENDING")]
         if final:
             stored += ledger.store_reports(target.id, final, source="logs", at=_now())
-    return stored, ledger.count_without_report(target.id, campaign)
+    return stored
 
 
 def summary_dir(loaded: LoadedCampaign) -> Path:

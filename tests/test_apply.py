@@ -480,37 +480,12 @@ def test_a_ledger_restored_from_an_older_copy_does_not_resend(workdir: Path, cli
     assert stats["duplicates"] == 0 and len(stats["received_ids"]) == 20
 
 
-def test_a_real_report_replaces_one_filled_in_from_the_logs(tmp_path: Path) -> None:
-    # Nothing is outstanding (a final status was read from the logs), yet the reports the provider still
-    # holds are fetched: the real one carries the error details the logs lack.
-    import asyncio
+def test_report_is_refused_while_an_apply_holds_the_lock(workdir: Path, cli: Any) -> None:
+    from campaigner.lock import CampaignLock
 
-    from campaigner.ledger import Ledger, MessageIntent
-    from campaigner.omni import ApiKeyAuth, ClientConfig, OmniClient
-    from campaigner.reports import collect_reports
-    from campaigner.target import Target
-
-    undeliverable = {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9, "name": "UNDELIVERABLE_NOT_DELIVERED"}
-    error = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 1, "name": "EC_UNKNOWN_SUBSCRIBER", "permanent": True}
-    real = {"bulkId": "b", "messageId": "m0", "to": "38591000000", "status": undeliverable, "error": error}
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/omni/1/reports"
-        return httpx.Response(200, json={"results": [real]})
-
-    async def collect(ledger: Ledger) -> tuple[int, int]:
-        config = ClientConfig(base_url="http://127.0.0.1:9", auth=ApiKeyAuth("k"))
-        async with OmniClient(config, transport=httpx.MockTransport(handler)) as client:
-            target = Target("sandbox", "sandbox")
-            return await collect_reports(client, ledger, target, "c", "b", wait=0, progress=_Quiet())
-
-    with Ledger(tmp_path / "state.db") as ledger:
-        ledger.claim_for_sending("sandbox", "c", [MessageIntent("m0", "38591000000", 2, "h")], at=1.0)
-        ledger.mark_accepted("sandbox", [("m0", None)], at=2.0)
-        from_logs = {"bulkId": "b", "messageId": "m0", "status": undeliverable}
-        assert ledger.store_reports("sandbox", [from_logs], source="logs", at=3.0) == 1
-        assert ledger.count_without_report("sandbox", "c") == 0
-        assert asyncio.run(collect(ledger)) == (1, 0)
-        (outcome,) = ledger.outcomes("sandbox", "c")
-    assert outcome.report_source == "reports"
-    assert outcome.report is not None and outcome.report["error"]["name"] == "EC_UNKNOWN_SUBSCRIBER"
+    assert cli("apply", EXAMPLE, "--no-wait").code == 0
+    with CampaignLock(workdir / ".campaigner", "sandbox", "spring-sale-2026", command="campaigner apply x"):
+        result = cli("report", EXAMPLE)
+    assert result.code == 1
+    assert result.err.startswith("error: campaign spring-sale-2026 is locked by pid ")
+    assert cli("report", EXAMPLE).code == 0

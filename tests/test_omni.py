@@ -252,8 +252,37 @@ def test_unreadable_success_of_a_read_is_a_provider_error() -> None:
 )
 def test_reads_are_retried(first: Answer) -> None:
     script = Script(first, first, httpx.Response(200, json={"results": [{"messageId": "m"}]}))
-    assert run(call(script, "reports")) == [{"messageId": "m"}]
+    assert run(call(script, "logs", bulk_id="b")) == [{"messageId": "m"}]
     assert len(script.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        httpx.Response(500, json=envelope("GENERAL_ERROR", "Something went wrong")),
+        httpx.ReadTimeout,
+        httpx.RemoteProtocolError,
+        httpx.Response(200, text="<html>not json</html>"),
+    ],
+    ids=["500", "read-timeout", "reset", "unreadable"],
+)
+def test_a_reports_read_whose_answer_is_lost_is_not_repeated(first: Answer) -> None:
+    # each report is returned once: a repeat would not bring back what the lost answer carried
+    script = Script(first, httpx.Response(200, json={"results": [{"messageId": "m"}]}))
+    with pytest.raises(OutcomeUnknownError):
+        run(call(script, "reports", bulk_id="b"))
+    assert len(script.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "first",
+    [httpx.ConnectError, httpx.ConnectTimeout, httpx.Response(429)],
+    ids=["connect-error", "connect-timeout", "429"],
+)
+def test_a_reports_read_that_never_arrived_is_repeated(first: Answer) -> None:
+    script = Script(first, httpx.Response(200, json={"results": [{"messageId": "m"}]}))
+    assert run(call(script, "reports", bulk_id="b")) == [{"messageId": "m"}]
+    assert len(script.requests) == 2
 
 
 def test_reads_give_up_after_max_attempts() -> None:

@@ -17,15 +17,16 @@ from campaigner.errors import CampaignerError
 @target_option
 def command(campaign_file: Path, wait: str, target: str | None) -> None:
     """Fetch the campaign's outstanding delivery reports and (re)write its summary files."""
-    from campaigner.apply import QuietProgress
+    from campaigner.commands.apply import LineProgress
     from campaigner.ids import bulk_id as make_bulk_id
     from campaigner.load import load_campaign
+    from campaigner.lock import CampaignLock
     from campaigner.omni import OmniClient
     from campaigner.plan import MessageStream
     from campaigner.reports import collect_reports, plan_tally, write_summary
     from campaigner.spec import parse_duration
     from campaigner.summary_html import headline
-    from campaigner.target import choose_target, connect
+    from campaigner.target import choose_target, connect, state_path
 
     loaded = load_campaign(campaign_file)
     try:
@@ -44,17 +45,19 @@ def command(campaign_file: Path, wait: str, target: str | None) -> None:
             tally = plan_tally(ledger, chosen, campaign, stream)
         finally:
             stream.close()
-        with connect(chosen) as conn:
-            click.echo(conn.description)
+        # Reports are handed out once: one process at a time fetches them (an apply holds the same lock).
+        with CampaignLock(state_path().parent, chosen.id, campaign, command=f"campaigner report {campaign_file}"):
+            with connect(chosen) as conn:
+                click.echo(conn.description)
 
-            async def fetch() -> tuple[int, int]:
-                async with OmniClient(conn.config) as client:
-                    return await collect_reports(
-                        client, ledger, chosen, campaign, bulk, wait=seconds, progress=QuietProgress()
-                    )
+                async def fetch() -> tuple[int, int]:
+                    async with OmniClient(conn.config) as client:
+                        return await collect_reports(
+                            client, ledger, chosen, campaign, bulk, wait=seconds, progress=LineProgress()
+                        )
 
-            stored, pending = asyncio.run(fetch())
-        written = write_summary(ledger, loaded, chosen, bulk, skipped=tally.skipped, never_sent=tally.never_sent)
+                stored, pending = asyncio.run(fetch())
+            written = write_summary(ledger, loaded, chosen, bulk, skipped=tally.skipped, never_sent=tally.never_sent)
     finally:
         ledger.close()
     click.echo(f"Stored {stored} new report(s); {pending} message(s) still without a final report.")
