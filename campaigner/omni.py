@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import httpx
 import pydantic
+from aiolimiter import AsyncLimiter
 
 from campaigner.errors import (
     ConnectFailedError,
@@ -198,6 +199,9 @@ class OmniClient:
             # Environment proxies must not capture the loopback sandbox.
             trust_env=not config.is_loopback,
         )
+        # Logs allow 120 calls a minute: a burst of that many, then two a second.
+        per_minute = config.logs_per_minute
+        self._logs_limiter = AsyncLimiter(per_minute, 60.0) if per_minute else None
         log.debug(
             "OMNI client for %s (Authorization: %s %s, User-Agent: %s, max %d connections)",
             config.origin,
@@ -355,6 +359,8 @@ class OmniClient:
         return found
 
     async def _logs_once(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        if self._logs_limiter is not None:
+            await self._logs_limiter.acquire()
         response = await self._call("GET", LOGS_PATH, params=params, safe=True)
         return self._results(response, LOGS_PATH)
 

@@ -124,6 +124,7 @@ class ClientConfig:
     timeouts: Timeouts = Timeouts()
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     user_agent: str = DEFAULT_USER_AGENT
+    logs_per_minute: int | None = 120  # the provider's limit on logs calls (omni-api.md section 5)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "base_url", normalize_base_url(self.base_url))

@@ -1049,3 +1049,19 @@ def test_the_patched_openapi_still_has_teeth(openapi: Callable[[str, str, object
             openapi("POST", "/omni/1/advanced", bad)
     with pytest.raises(ValidationError):
         openapi("POST", "/omni/1/scenarios", {"name": "x", "flow": [{"channel": "FAX"}]})
+
+
+def test_logs_calls_keep_to_the_providers_limit_per_minute() -> None:
+    # 120 a minute in production; 60 here: a burst of 60, then one a second
+    script = Script(httpx.Response(200, json={"results": []}))
+
+    async def many(per_minute: int | None, n: int) -> float:
+        async with client_for(script, logs_per_minute=per_minute) as client:
+            started = time.monotonic()
+            for _ in range(n):
+                await client.logs(bulk_id="b")
+            return time.monotonic() - started
+
+    assert run(many(None, 62)) < 1.0
+    assert 1.5 < run(many(60, 62)) < 4.0
+    assert ClientConfig(base_url=BASE, auth=ApiKeyAuth(KEY)).logs_per_minute == 120
