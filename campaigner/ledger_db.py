@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,7 +114,7 @@ class LedgerFile:
             conn = sqlite3.connect(str(self.path), timeout=self._busy_timeout, isolation_level=None)
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
-                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = self._use_wal(conn)
                 if str(mode).lower() != "wal":
                     raise CampaignerError(f"{self._where}: error: cannot use WAL mode (journal_mode={mode})")
                 conn.execute("PRAGMA synchronous = FULL")
@@ -123,6 +124,25 @@ class LedgerFile:
                 conn.close()
                 raise
             return conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch to WAL; returns the journal mode in force.
+
+        SQLite answers "database is locked" at once, without its busy handler, when another process is
+        creating or migrating the same file (two applies started together on a fresh ledger): retried
+        with a short backoff until the busy timeout.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(0.1, delay * 2)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")

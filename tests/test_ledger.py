@@ -515,3 +515,35 @@ def test_claims_and_reports_are_committed_with_synchronous_full(ledger: Ledger) 
         "BEGIN IMMEDIATE",
         "COMMIT",
     ]
+
+
+_OPEN_AT = """
+import sys, time
+from pathlib import Path
+from campaigner.ledger import Ledger
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+Ledger(Path(sys.argv[1])).close()
+"""
+
+
+def test_processes_opening_a_fresh_ledger_together_all_succeed(tmp_path: Path) -> None:
+    # Switching a new file to WAL answers "database is locked" at once while another process creates it
+    # (seen as two applies started together failing with "the ledger is busy"): it is retried.
+    import time
+
+    for attempt in range(4):
+        path = tmp_path / f"fresh-{attempt}" / "state.db"
+        start = time.time() + 0.8
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _OPEN_AT, str(path), str(start)],
+                env=child_env(),
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0] * 4, errors
