@@ -55,6 +55,9 @@ async def adopt_from_logs(client: OmniClient, ledger: Ledger, job: Job, progress
     )
     ledger.ensure_campaign(job.target.id, job.campaign, job.bulk_id)
     if adopted:
+        # The run that sent them may have collected their reports, which the provider hands out once:
+        # report collection reads their final statuses from the logs.
+        ledger.set_reports_state(job.target.id, job.campaign, "lost")
         progress.phase(f"Adopted {adopted} message(s) the provider already had (from its logs).")
     return adopted
 

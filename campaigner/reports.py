@@ -44,19 +44,23 @@ async def collect_reports(
 ) -> tuple[int, int]:
     """Fetch reports until each accepted message has a final one or ``wait`` runs out.
 
-    Every report is stored in the ledger before it is counted. The provider returns each report once,
-    so the ledger records, durably, when a request for reports is out (``reports_state``): one left
-    behind by a crash, or a request whose answer never came, may have taken reports with it; those are
-    then filled in from the logs (final status only, no error details, marked as such), and a real
-    report that arrives later replaces one from the logs. The provider's reports are fetched at least
-    once even when none is outstanding. Returns (reports stored, still pending).
+    Every report is stored in the ledger before it is counted. The provider hands out each report once,
+    so the ledger records, durably, when reports may have been lost (``reports_state``): a request for
+    them left behind by a crash or whose answer never came, or messages adopted from the logs (an earlier
+    run may have taken their reports). Then the messages still without a final report are filled in from
+    the logs (final status only, no error details, marked as such); a real report that arrives later
+    replaces one from the logs. The provider's reports are fetched at least once even when none is
+    outstanding. Returns (reports stored, still pending).
     """
     interval = poll if poll is not None else (0.2 if target.is_sandbox else 5.0)
     deadline = time.monotonic() + wait
     stored = 0
     lost = ledger.reports_state(target.id, campaign) is not None
     if lost:
-        progress.phase("An earlier run stopped while fetching delivery reports: reading what it lost from the logs.")
+        progress.phase(
+            "Delivery reports may have been handed out to an earlier run and lost (a crash, or a lost ledger): "
+            "reading final statuses from the logs."
+        )
     outstanding = ledger.count_without_report(target.id, campaign)
     if outstanding and wait > 0:
         progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")

@@ -123,7 +123,7 @@ def test_a_run_that_stopped_mid_fetch_is_caught_up_from_the_logs(ledger: Ledger)
     assert collect(ledger, handler, progress=progress) == (2, 0)
     assert seen == ["/omni/1/logs", "/omni/1/reports"]
     assert ledger.reports_state(T, C) is None
-    assert progress.lines[0].startswith("An earlier run stopped while fetching delivery reports")
+    assert progress.lines[0].startswith("Delivery reports may have been handed out to an earlier run and lost")
 
 
 def test_the_state_stays_lost_when_the_logs_cannot_be_read(ledger: Ledger) -> None:
