@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from benchmarks._measure import write_campaign, write_recipients
+from conftest import Quiet
 
 from campaigner.sandbox.server import SandboxServer
 
@@ -335,20 +336,6 @@ def test_many_doubts_are_settled_a_page_at_a_time(
 # --- settling doubts: the settle time starts when the doubt was recorded -------------------------
 
 
-class _Quiet:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def phase(self, text: str) -> None:
-        self.lines.append(text)
-
-    def sending(self, total: int) -> None: ...
-
-    def sent(self, accepted: int, rejected: int, unknown: int) -> None: ...
-
-    def done_sending(self) -> None: ...
-
-
 def test_settle_time_counts_from_the_doubt_not_the_claim(
     tmp_path: Path, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -368,7 +355,7 @@ def test_settle_time_counts_from_the_doubt_not_the_claim(
         ledger.claim_for_sending("sandbox", "c", [MessageIntent("m-old", "r", 2, "h")], at=now - 3600)
         ledger.mark_unknown("sandbox", ["m-old"], "read timeout", at=now)
         job = Job(Target("sandbox", "sandbox"), "c", "bulk-c", lambda: iter(()), 1, 10.0, 1)
-        progress = _Quiet()
+        progress = Quiet()
 
         async def settle() -> int:
             async with OmniClient(ClientConfig(base_url=sandbox.url, auth=ApiKeyAuth("sandbox"))) as client:
@@ -443,7 +430,7 @@ def test_a_duplicate_message_id_answer_is_settled_through_the_logs(
 
     async def run() -> Any:
         async with OmniClient(config, transport=httpx.MockTransport(handler)) as client:
-            return await send_campaign(client, ledger, job, "KEY", _Quiet())
+            return await send_campaign(client, ledger, job, "KEY", Quiet())
 
     monkeypatch.setenv("CAMPAIGNER_SETTLE_SECONDS", "0")
     with Ledger(tmp_path / "state.db") as ledger:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import Quiet
 
 from campaigner.errors import ProviderError
 from campaigner.ledger import Ledger, MessageIntent
@@ -21,20 +22,6 @@ DELIVERED = {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED
 UNDELIVERABLE = {"groupId": 2, "groupName": "UNDELIVERABLE", "id": 9, "name": "UNDELIVERABLE_NOT_DELIVERED"}
 PENDING = {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED"}
 ERROR = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 1, "name": "EC_UNKNOWN_SUBSCRIBER", "permanent": True}
-
-
-class Quiet:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def phase(self, text: str) -> None:
-        self.lines.append(text)
-
-    def sending(self, total: int) -> None: ...
-
-    def sent(self, accepted: int, rejected: int, unknown: int) -> None: ...
-
-    def done_sending(self) -> None: ...
 
 
 @pytest.fixture
