@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiolimiter import AsyncLimiter
 
-from campaigner.doubts import adopt_from_logs, settle_doubts
+from campaigner.doubts import REPORT_PAGE, adopt_from_logs, settle_doubts
 from campaigner.errors import (
     CampaignerError,
     ConnectFailedError,
@@ -50,7 +50,6 @@ CLAIM_BATCH = 1000  # destinations claimed in one durable transaction
 FLUSH_EVERY = 0.25  # seconds between writes of answers to the ledger
 MAX_PASSES = 8  # send passes in one apply (each after settling the doubtful ones)
 CONNECT_RETRIES = 6  # a provider that cannot be reached this many times in a row stops the apply
-REPORT_PAGE = 1000
 STALE_PROBE = 100  # next messages looked up in the logs before a known campaign sends more
 DUPLICATE_MESSAGE_ID = 23  # status id of REJECTED_DUPLICATE_MESSAGE_ID (omni-api.md section 6)
 
