@@ -481,3 +481,38 @@ def test_report_is_refused_while_an_apply_holds_the_lock(workdir: Path, cli: Any
     assert result.code == 1
     assert result.err.startswith("error: campaign spring-sale-2026 is locked by pid ")
     assert cli("report", EXAMPLE).code == 0
+
+
+def test_adoption_reads_the_logs_again_after_the_settle_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The logs show an earlier run (m0); its last request (m1) reaches them only a moment later. Adoption
+    # waits the settle time and reads again, so m1 is adopted too instead of being sent a second time.
+    import asyncio
+
+    from campaigner.apply import Job
+    from campaigner.doubts import adopt_from_logs
+    from campaigner.ledger import Ledger
+    from campaigner.omni import ApiKeyAuth, ClientConfig, OmniClient
+    from campaigner.target import Target
+
+    pending = {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED"}
+    reads: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.params["bulkId"] == "b"
+        reads.append(time.monotonic())
+        ids = ["m0"] if len(reads) == 1 else ["m0", "m1"]
+        return httpx.Response(200, json={"results": [{"bulkId": "b", "messageId": m, "status": pending} for m in ids]})
+
+    monkeypatch.setenv("CAMPAIGNER_SETTLE_SECONDS", "0.3")
+    job = Job(Target("sandbox", "sandbox"), "c", "b", lambda: iter(()), 500, 100.0, 1)
+    config = ClientConfig(base_url="http://127.0.0.1:9", auth=ApiKeyAuth("k"))
+
+    async def adopt(ledger: Ledger) -> int:
+        async with OmniClient(config, transport=httpx.MockTransport(handler)) as client:
+            return await adopt_from_logs(client, ledger, job, Quiet())
+
+    with Ledger(tmp_path / "state.db") as ledger:
+        assert asyncio.run(adopt(ledger)) == 2
+        assert ledger.states("sandbox", "c", ["m0", "m1"]) == {"m0": "accepted", "m1": "accepted"}
+        assert ledger.reports_state("sandbox", "c") == "lost"  # their reports may have gone to that run
+    assert len(reads) == 2 and reads[1] - reads[0] >= 0.25
