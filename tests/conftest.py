@@ -63,19 +63,3 @@ def sandbox(tmp_path: Path) -> Iterator[object]:
         yield server
     finally:
         server.stop()
-
-
-class Quiet:
-    """A Progress that keeps its phase lines, for tests that call apply or reports directly."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def phase(self, text: str) -> None:
-        self.lines.append(text)
-
-    def sending(self, total: int) -> None: ...
-
-    def sent(self, accepted: int, rejected: int, unknown: int) -> None: ...
-
-    def done_sending(self) -> None: ...

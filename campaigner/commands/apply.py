@@ -17,12 +17,12 @@ from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup
 from campaigner.errors import CampaignerError
 
 if TYPE_CHECKING:
-    from campaigner.apply import Job, SendCounts
-    from campaigner.ledger import Ledger
-    from campaigner.load import LoadedCampaign
-    from campaigner.plan import PlannedMessage, ScenarioChange
-    from campaigner.recipients import Skip
-    from campaigner.target import Connection
+    from campaigner.campaign.load import LoadedCampaign
+    from campaigner.ledger.messages import Ledger
+    from campaigner.plan.build import PlannedMessage, ScenarioChange
+    from campaigner.recipients.reader import Skip
+    from campaigner.sending.job import Job, SendCounts
+    from campaigner.sending.target import Connection
 
 
 class LineProgress:
@@ -156,14 +156,14 @@ def command(
     source: Path, auto_approve: bool, wait: str | None, no_wait: bool, show_pii: bool, target: str | None
 ) -> None:
     """Apply CAMPAIGN.yaml, or a saved plan: ensure the scenario, send each message once, report."""
-    from campaigner import planview
-    from campaigner.ids import bulk_id as make_bulk_id
-    from campaigner.load import load_campaign
-    from campaigner.lock import CampaignLock
-    from campaigner.plan import MessageStream, build_plan
-    from campaigner.planfile import read_plan
-    from campaigner.spec import parse_duration
-    from campaigner.target import choose_target, connect, state_path
+    from campaigner.campaign.load import load_campaign
+    from campaigner.campaign.spec import parse_duration
+    from campaigner.ledger.lock import CampaignLock
+    from campaigner.plan import views as planview
+    from campaigner.plan.build import MessageStream, build_plan
+    from campaigner.plan.ids import bulk_id as make_bulk_id
+    from campaigner.plan.saved import read_plan
+    from campaigner.sending.target import choose_target, connect, state_path
 
     saved = None
     if source.suffix.lower() in (".yaml", ".yml"):
@@ -215,7 +215,7 @@ def command(
                     # updated the scenario already; look again so that it is not created twice.
                     change = lookup_scenario(conn, loaded, ledger)
                 counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
-                from campaigner.reports import plan_tally, write_summary
+                from campaigner.sending.reports import plan_tally, write_summary
 
                 # The window closed before every message was claimed: those the ledger never saw are
                 # counted from the plan, so the summary says they were not sent.
@@ -244,9 +244,10 @@ async def _apply(
     to_send: int,
     wait_seconds: float,
 ) -> SendCounts:
-    from campaigner.apply import Job, ensure_scenario, send_campaign
-    from campaigner.omni import OmniClient
-    from campaigner.reports import collect_reports
+    from campaigner.omni.client import OmniClient
+    from campaigner.sending.apply import ensure_scenario, send_campaign
+    from campaigner.sending.job import Job
+    from campaigner.sending.reports import collect_reports
 
     spec = loaded.spec
     progress = _progress()
@@ -270,7 +271,7 @@ async def _apply(
             progress.sending(to_send)
             counts = await send_campaign(client, ledger, job, key, progress)
         else:
-            from campaigner.apply import SendCounts
+            from campaigner.sending.job import SendCounts
 
             counts = SendCounts()
         await collect_reports(client, ledger, conn.target, spec.campaign, bulk, wait=wait_seconds, progress=progress)
@@ -278,7 +279,7 @@ async def _apply(
 
 
 def _print_outcome(counts: SendCounts, directory: Path, summary: Any) -> None:
-    from campaigner.summary_html import headline
+    from campaigner.summary.render import headline
 
     if counts.requests == 0 and counts.adopted == 0 and counts.resent == 0:
         click.echo("Nothing new was sent.")

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from campaigner.ledger import Ledger
-    from campaigner.load import LoadedCampaign
-    from campaigner.plan import ScenarioChange
-    from campaigner.target import Connection, Target
+    from campaigner.campaign.load import LoadedCampaign
+    from campaigner.ledger.messages import Ledger
+    from campaigner.plan.build import ScenarioChange
+    from campaigner.sending.target import Connection, Target
 
 F = Callable[..., Any]
 
@@ -29,8 +29,8 @@ def target_option(func: F) -> F:
 
 def open_ledger(target: Target, *, create: bool) -> Ledger | None:
     """The ledger, or None when it does not exist and ``create`` is false (plan writes nothing)."""
-    from campaigner.ledger import Ledger
-    from campaigner.target import state_path
+    from campaigner.ledger.messages import Ledger
+    from campaigner.sending.target import state_path
 
     path = state_path()
     if not create and not path.exists():
@@ -52,7 +52,7 @@ def sent_lookup(
 
 
 async def _scenarios(conn: Connection) -> list[tuple[str, str, list[tuple[str, str]]]]:
-    from campaigner.omni import OmniClient
+    from campaigner.omni.client import OmniClient
 
     async with OmniClient(conn.config) as client:
         found = await client.list_scenarios()
@@ -61,7 +61,7 @@ async def _scenarios(conn: Connection) -> list[tuple[str, str, list[tuple[str, s
 
 def lookup_scenario(conn: Connection, loaded: LoadedCampaign, ledger: Ledger | None) -> ScenarioChange:
     """Read-only: compare the campaign's scenario with the target's."""
-    from campaigner.plan import scenario_change
+    from campaigner.plan.build import scenario_change
 
     existing = asyncio.run(_scenarios(conn))
     known = ledger.scenario_key(conn.target.id, loaded.spec.scenario.name) if ledger else None

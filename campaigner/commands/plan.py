@@ -32,11 +32,11 @@ def command(
     target: str | None,
 ) -> None:
     """Show what `apply` would send for CAMPAIGN_FILE. Nothing is sent or created."""
-    from campaigner import planview
-    from campaigner.load import load_campaign
-    from campaigner.plan import build_plan
-    from campaigner.planfile import PlanWriter
-    from campaigner.target import choose_target, connect
+    from campaigner.campaign.load import load_campaign
+    from campaigner.plan import views as planview
+    from campaigner.plan.build import build_plan
+    from campaigner.plan.saved import PlanWriter
+    from campaigner.sending.target import choose_target, connect
 
     loaded = load_campaign(campaign_file)
     chosen = choose_target(target)
@@ -45,7 +45,7 @@ def command(
         with connect(chosen) as conn:
             change = lookup_scenario(conn, loaded, ledger)
         lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
-        from campaigner import ids
+        from campaigner.plan import ids
 
         if out is None:
             plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)

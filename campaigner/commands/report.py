@@ -17,16 +17,16 @@ from campaigner.errors import CampaignerError
 @target_option
 def command(campaign_file: Path, wait: str, target: str | None) -> None:
     """Fetch the campaign's outstanding delivery reports and (re)write its summary files."""
+    from campaigner.campaign.load import load_campaign
+    from campaigner.campaign.spec import parse_duration
     from campaigner.commands.apply import LineProgress
-    from campaigner.ids import bulk_id as make_bulk_id
-    from campaigner.load import load_campaign
-    from campaigner.lock import CampaignLock
-    from campaigner.omni import OmniClient
-    from campaigner.plan import MessageStream
-    from campaigner.reports import collect_reports, plan_tally, write_summary
-    from campaigner.spec import parse_duration
-    from campaigner.summary_html import headline
-    from campaigner.target import choose_target, connect, state_path
+    from campaigner.ledger.lock import CampaignLock
+    from campaigner.omni.client import OmniClient
+    from campaigner.plan.build import MessageStream
+    from campaigner.plan.ids import bulk_id as make_bulk_id
+    from campaigner.sending.reports import collect_reports, plan_tally, write_summary
+    from campaigner.sending.target import choose_target, connect, state_path
+    from campaigner.summary.render import headline
 
     loaded = load_campaign(campaign_file)
     try:

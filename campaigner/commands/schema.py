@@ -14,6 +14,6 @@ def command() -> None:
     Save it and point editors at it with a first line such as
     `# yaml-language-server: $schema=../campaign.schema.json`.
     """
-    from campaigner.spec import json_schema
+    from campaigner.campaign.spec import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))

@@ -14,8 +14,8 @@ from campaigner.commands.common import open_ledger, target_option
 @target_option
 def command(campaign_file: Path, target: str | None) -> None:
     """Print what the ledger knows of CAMPAIGN_FILE on the target: message states and final reports."""
-    from campaigner.load import load_campaign
-    from campaigner.target import choose_target, state_path
+    from campaigner.campaign.load import load_campaign
+    from campaigner.sending.target import choose_target, state_path
 
     loaded = load_campaign(campaign_file)
     chosen = choose_target(target)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+from campaigner.campaign.spec import CAMPAIGN_ID
 from campaigner.errors import CampaignerError, InputError
-from campaigner.lock import force_unlock
-from campaigner.spec import CAMPAIGN_ID
-from campaigner.target import choose_target, state_path
+from campaigner.ledger.lock import force_unlock
+from campaigner.sending.target import choose_target, state_path
 
 
 @click.command("unlock")

@@ -14,8 +14,8 @@ def command(paths: tuple[str, ...]) -> None:
 
     Prints errors only, one per line, and exits 1 when there is any.
     """
-    from campaigner.load import campaign_files, load_campaign
-    from campaigner.plan import MessageStream
+    from campaigner.campaign.load import campaign_files, load_campaign
+    from campaigner.plan.build import MessageStream
 
     files = list(campaign_files(paths or ("campaigns",)))
     if not files:

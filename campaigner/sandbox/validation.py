@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from campaigner.content.sms import measure
 from campaigner.sandbox.delivery import UNIT_SECONDS, ChannelContent, FlowStep, validity_seconds
 from campaigner.sandbox.exceptions import FieldErrors, bad_request
 from campaigner.sandbox.records import Destination, Scenario, ScenarioDraft, SendRequest
-from campaigner.sms import measure
 
 CHANNELS = ("SMS", "EMAIL", "VOICE", "PUSH", "VIBER", "LINE", "VKONTAKTE", "KAKAO_CHINGU", "KAKAO_ALIM", "WHATSAPP")
 CHANNEL_FIELDS = {

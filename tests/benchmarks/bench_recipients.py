@@ -33,8 +33,8 @@ def write_csv(path: Path, rows: int, line_every: int = 3) -> None:
 
 
 def run_one(rows: int, line_every: int) -> None:
-    from campaigner.recipients import Recipient, open_recipients
-    from campaigner.spec import Recipients
+    from campaigner.campaign.spec import Recipients
+    from campaigner.recipients.reader import Recipient, open_recipients
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)

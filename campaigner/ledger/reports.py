@@ -1,0 +1,224 @@
+"""Delivery reports in the ledger, and the views the summary reads.
+
+Reports are stored raw, with ``synchronous=FULL``, before anything counts them (the provider returns each
+only once). A report read from the provider's logs (``source = 'logs'``) stands in until the real one
+arrives, never the reverse; a final report is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from campaigner.ledger.database import STATES, LedgerFile, load_json
+
+log = logging.getLogger("campaigner")
+
+REPORT_SOURCES: Final = ("reports", "logs")
+REPORT_GROUPS: Final = ("delivered", "undeliverable", "expired", "rejected", "pending")
+
+_GROUP_BY_ID: Final = {1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
+_FINAL_GROUPS: Final = frozenset({"UNDELIVERABLE", "DELIVERED", "EXPIRED", "REJECTED"})
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One message as the summary sees it: ledger state joined with its report (if any)."""
+
+    row: int | None
+    message_id: str
+    recipient_id: str | None
+    state: str
+    reason: str | None
+    requested_at: float | None
+    answered_at: float | None
+    attempts: int
+    adopted: bool
+    status: dict[str, Any] | None  # the provider's status from the send answer (or its logs)
+    report: dict[str, Any] | None
+    report_source: str | None
+    report_received_at: float | None
+
+
+class ReportLedger(LedgerFile):
+    """The ledger's reports and views; :class:`campaigner.ledger.messages.Ledger` adds the message states."""
+
+    _WITHOUT_REPORT = (
+        "FROM messages m LEFT JOIN reports r ON r.target = m.target AND r.message_id = m.message_id "
+        "WHERE m.target = ? AND m.campaign = ? AND m.state = 'accepted' AND (r.message_id IS NULL OR r.final = 0)"
+    )
+
+    def accepted_without_report(
+        self, target: str, campaign: str, *, limit: int | None = None, after: str | None = None
+    ) -> list[str]:
+        """Accepted messages with no final report yet (none stored, or only a pending one), by message id.
+
+        ``limit`` and ``after`` (the last id of the previous page) read them a page at a time.
+        """
+        sql = f"SELECT m.message_id {self._WITHOUT_REPORT}"
+        params: tuple[Any, ...] = (target, campaign)
+        if after is not None:
+            sql += " AND m.message_id > ?"
+            params += (after,)
+        sql += " ORDER BY m.message_id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (limit,)
+        with self._guard():
+            rows = self._db.execute(sql, params).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def count_without_report(self, target: str, campaign: str) -> int:
+        """How many accepted messages still wait for a final report (no list held in memory)."""
+        with self._guard():
+            row = self._db.execute(f"SELECT COUNT(*) {self._WITHOUT_REPORT}", (target, campaign)).fetchone()
+        return int(row[0])
+
+    # -- reports ------------------------------------------------------------------------------------
+
+    def reports_state(self, target: str, campaign: str) -> str | None:
+        """None when every report fetched for the campaign was stored; ``fetching`` when a run stopped
+        while a request for reports was out; ``lost`` when such a request's answer never came."""
+        with self._guard():
+            row = self._db.execute(
+                "SELECT reports_state FROM campaigns WHERE target = ? AND campaign = ?", (target, campaign)
+            ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
+    def set_reports_state(self, target: str, campaign: str, state: str | None) -> None:
+        """Record, durably, where report fetching stands (see :meth:`reports_state`)."""
+        if state not in (None, "fetching", "lost"):
+            raise ValueError(f"not a reports state: {state!r}")
+        with self._write(full=True) as conn:
+            conn.execute(
+                "UPDATE campaigns SET reports_state = ? WHERE target = ? AND campaign = ?", (state, target, campaign)
+            )
+
+    def store_reports(self, target: str, reports: Sequence[Mapping[str, Any]], *, source: str, at: float) -> int:
+        """Store delivery reports raw, durably, in one transaction; returns how many were stored.
+
+        A report is stored when its message has none yet, when it is a real report replacing one read
+        from the logs, or when it replaces a non-final report of the same source. Reports without a
+        ``messageId`` are logged and dropped (they cannot be attributed).
+        """
+        if source not in REPORT_SOURCES:
+            raise ValueError(f"source must be one of {REPORT_SOURCES}, not {source!r}")
+        rows: list[tuple[Any, ...]] = []
+        for report in reports:
+            message_id = report.get("messageId")
+            if not isinstance(message_id, str) or not message_id:
+                log.warning("ignoring a %s entry without messageId: %.200s", source, json.dumps(report))
+                continue
+            group = _status_group(report)
+            bulk_id = report.get("bulkId")
+            raw = json.dumps(report, ensure_ascii=False, separators=(",", ":"))
+            final = int(group in _FINAL_GROUPS)
+            rows.append(
+                (
+                    target,
+                    message_id,
+                    bulk_id if isinstance(bulk_id, str) else None,
+                    group,
+                    final,
+                    raw,
+                    source,
+                    at,
+                )
+            )
+        if not rows:
+            return 0
+        with self._write(full=True) as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT INTO reports (target, message_id, bulk_id, status_group, final, raw_json, source, "
+                "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, message_id) DO UPDATE SET "
+                "bulk_id = excluded.bulk_id, status_group = excluded.status_group, final = excluded.final, "
+                "raw_json = excluded.raw_json, source = excluded.source, received_at = excluded.received_at "
+                "WHERE (reports.source = 'logs' AND excluded.source = 'reports') "
+                "OR (reports.source = excluded.source AND reports.final = 0)",
+                rows,
+            )
+            return conn.total_changes - before
+
+    # -- views --------------------------------------------------------------------------------------
+
+    def counts(self, target: str, campaign: str) -> dict[str, dict[str, int]]:
+        """``{"messages": {state: n, ..., "total", "adopted"}, "reports": {group: n, ..., "total",
+        "awaiting"}}``; ``awaiting`` counts accepted messages without a final report."""
+        messages = dict.fromkeys(STATES, 0)
+        reports = dict.fromkeys(REPORT_GROUPS, 0)
+        with self._read() as conn:
+            for state, n in conn.execute(
+                "SELECT state, count(*) FROM messages WHERE target = ? AND campaign = ? GROUP BY state",
+                (target, campaign),
+            ):
+                messages[state] = n
+            adopted = conn.execute(
+                "SELECT count(*) FROM messages WHERE target = ? AND campaign = ? AND adopted = 1",
+                (target, campaign),
+            ).fetchone()[0]
+            for group, n in conn.execute(
+                "SELECT r.status_group, count(*) FROM reports r JOIN messages m "
+                "ON r.target = m.target AND r.message_id = m.message_id "
+                "WHERE m.target = ? AND m.campaign = ? GROUP BY r.status_group",
+                (target, campaign),
+            ):
+                key = str(group).lower()
+                reports[key if key in reports else "pending"] += n
+            awaiting = conn.execute(
+                "SELECT count(*) FROM messages m LEFT JOIN reports r "
+                "ON r.target = m.target AND r.message_id = m.message_id WHERE m.target = ? "
+                "AND m.campaign = ? AND m.state = 'accepted' AND (r.message_id IS NULL OR r.final = 0)",
+                (target, campaign),
+            ).fetchone()[0]
+        return {
+            "messages": {**messages, "total": sum(messages.values()), "adopted": adopted},
+            "reports": {**reports, "total": sum(reports.values()), "awaiting": awaiting},
+        }
+
+    def outcomes(self, target: str, campaign: str) -> Iterator[Outcome]:
+        """Every message of the campaign with its report, streamed in row order (unknown rows first)."""
+        with self._guard():
+            cursor = self._db.execute(
+                "SELECT m.row, m.message_id, m.recipient_id, m.state, m.reason, m.requested_at, "
+                "m.answered_at, m.attempts, m.adopted, m.provider_status_json, r.raw_json, r.source, "
+                "r.received_at FROM messages m LEFT JOIN reports r "
+                "ON r.target = m.target AND r.message_id = m.message_id "
+                "WHERE m.target = ? AND m.campaign = ? ORDER BY m.row, m.message_id",
+                (target, campaign),
+            )
+            try:
+                while batch := cursor.fetchmany(1000):
+                    for r in batch:
+                        yield Outcome(
+                            row=r[0],
+                            message_id=r[1],
+                            recipient_id=r[2],
+                            state=r[3],
+                            reason=r[4],
+                            requested_at=r[5],
+                            answered_at=r[6],
+                            attempts=r[7],
+                            adopted=bool(r[8]),
+                            status=load_json(r[9]),
+                            report=load_json(r[10]),
+                            report_source=r[11],
+                            report_received_at=r[12],
+                        )
+            finally:
+                cursor.close()
+
+
+def _status_group(report: Mapping[str, Any]) -> str:
+    status = report.get("status")
+    if isinstance(status, Mapping):
+        name = status.get("groupName")
+        if isinstance(name, str) and name.upper() in _GROUP_BY_ID.values():
+            return name.upper()
+        group_id = status.get("groupId")
+        if isinstance(group_id, int) and group_id in _GROUP_BY_ID:
+            return _GROUP_BY_ID[group_id]
+    return "UNKNOWN"

@@ -1,0 +1,457 @@
+"""The recipients of a campaign, streamed from its CSV: addresses normalized, skips with their reasons.
+
+Reading (SPEC section 3): UTF-8 with or without a BOM, the delimiter (``,`` ``;`` or tab) sniffed
+from the header row, which names the columns (names stripped of surrounding spaces; a column with an
+empty name is ignored). ``row`` numbers are records as a spreadsheet shows them: the header is row 1,
+a quoted value spanning lines is still one row, blank lines count but yield nothing.
+
+Each data row gives a :class:`Recipient` or a :class:`Skip`, in file order, checked in this order:
+
+- ``invalid_number``: a non-empty phone number that is not a valid mobile number (E.164 normalized
+  by :mod:`campaigner.recipients.phones`; premium-rate, fixed-line and other non-mobile types included), even
+  when the row also has a LINE user key;
+- ``no_address``: neither a phone number nor a LINE user key;
+- ``excluded``: its phone number or its LINE user key is on an exclude list;
+- ``duplicate``: its phone number, or its LINE user key, belongs to a recipient of an earlier row.
+  First row wins; a skipped row claims nothing, so a later row may still use its addresses.
+
+Duplicates are found in two compact key sets (:mod:`campaigner.recipients.keyset`); nothing else grows with the
+number of rows.
+
+Errors stop the plan (:class:`InputError`, collected into :class:`InputErrors`): a missing or
+unreadable file, an empty file or header, duplicate column names, an address column named in the
+campaign but absent from the header (located in the campaign file), a row whose field count differs
+from the header's, a byte that is not UTF-8. Header errors are raised by :func:`open_recipients`;
+row errors are collected while iterating (up to :data:`MAX_ROW_ERRORS`) and raised at the end.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import difflib
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from campaigner.campaign.spec import Recipients
+from campaigner.errors import InputError, InputErrors, display_path
+from campaigner.recipients.keyset import KeySet, line_key, phone_key
+from campaigner.recipients.phones import PhoneNormalizer, describe
+
+SKIP_REASONS = ("invalid_number", "no_address", "duplicate", "excluded")
+INVALID_NUMBER, NO_ADDRESS, DUPLICATE, EXCLUDED = SKIP_REASONS
+MAX_ROW_ERRORS = 20
+"""Row errors reported one by one; past this, one line counts the rest."""
+
+Locate = Callable[[tuple[str | int, ...]], tuple[int, int]]
+_DELIMITERS = (",", ";", "\t")
+_UTF8_HINT = "save it as UTF-8; in Excel: Save As, CSV UTF-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One CSV row to send to: its normalized addresses and its columns (template variables)."""
+
+    row: int
+    phone_number: str | None
+    line_user_key: str | None
+    fields: dict[str, str]
+
+    @property
+    def recipient_id(self) -> str:
+        """The phone number's E.164 digits, or ``line:<key>`` without a phone number."""
+        return self.phone_number if self.phone_number else f"line:{self.line_user_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """One CSV row not sent to, with one of :data:`SKIP_REASONS` and a short detail."""
+
+    row: int
+    reason: str
+    detail: str
+
+
+class _Addresses:
+    """Phone numbers (exact 52-bit keys) and LINE user keys (60-bit digests) in two key sets."""
+
+    __slots__ = ("lines", "phones")
+
+    def __init__(self) -> None:
+        self.phones = KeySet(52)
+        self.lines = KeySet(60)
+
+
+def input_files(spec: Recipients, base_dir: Path) -> list[Path]:
+    """Every file the recipients are read from (the CSV, then the exclude lists), for the saved plan."""
+    return [base_dir / spec.csv, *(base_dir / name for name in spec.exclude)]
+
+
+class _Context:
+    """Where the campaign file names things, to locate errors about them."""
+
+    def __init__(self, campaign_path: Path, locate: Locate | None) -> None:
+        self.campaign_path = campaign_path
+        self.locate = locate
+
+    def error(self, keys: tuple[str | int, ...], message: str, hint: str | None = None) -> InputError:
+        line = col = None
+        if self.locate is not None:
+            with contextlib.suppress(LookupError):
+                line, col = self.locate(keys)
+        return InputError(message, path=self.campaign_path, line=line, col=col, hint=hint)
+
+    def where(self, keys: tuple[str | int, ...]) -> str:
+        return str(self.error(keys, "").location)
+
+
+class _CsvFile:
+    """An open CSV: its header read and checked, its records still to come."""
+
+    def __init__(self, path: Path, ctx: _Context, keys: tuple[str | int, ...]) -> None:
+        self.path = path
+        self.header: tuple[str, ...] = ()
+        self.errors: list[InputError] = []
+        self._file: IO[str] | None = None
+        self.records: Iterator[list[str]] = iter(())
+        self.delimiter = ","
+        try:
+            self._file = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by close())
+            first = self._file.readline()
+        except FileNotFoundError:
+            self._fail(
+                InputError(
+                    "file not found",
+                    path=path,
+                    hint=f"named at {ctx.where(keys)}; paths are relative to the campaign file's folder",
+                )
+            )
+            return
+        except IsADirectoryError:
+            self._fail(InputError("is a folder, not a CSV file", path=path, hint=f"named at {ctx.where(keys)}"))
+            return
+        except UnicodeDecodeError:
+            self._fail(undecodable(path, ","))
+            return
+        except OSError as exc:
+            self._fail(InputError(f"cannot read the file: {exc.strerror or exc}", path=path))
+            return
+        if not first:
+            self._fail(InputError("the file is empty", path=path, hint="the first row must name the columns"))
+            return
+        self.delimiter = sniff_delimiter(first)
+        self.records = csv.reader(itertools.chain((first,), self._file), delimiter=self.delimiter)
+        try:
+            names = next(self.records, [])
+        except UnicodeDecodeError:
+            self._fail(undecodable(path, self.delimiter))
+            return
+        except csv.Error as exc:
+            self._fail(InputError(f"cannot read the header: {exc}", path=path, row=1))
+            return
+        self.header = tuple(name.strip() for name in names)
+        if not any(self.header):
+            self._fail(
+                InputError("the header row is empty", path=path, row=1, hint="the first row must name the columns")
+            )
+            return
+        first_at: dict[str, int] = {}
+        for i, name in enumerate(self.header, start=1):
+            if name and name in first_at:
+                self.errors.append(
+                    InputError(
+                        f"column {name!r} appears twice in the header (columns {first_at[name]} and {i})",
+                        path=path,
+                        row=1,
+                        hint="rename one of them",
+                    )
+                )
+            first_at.setdefault(name, i)
+
+    def _fail(self, error: InputError) -> None:
+        self.errors.append(error)
+        self.close()
+
+    def column_hint(self, column: str) -> str:
+        """The header's columns, and the one the user probably meant by ``column``."""
+        columns = [name for name in self.header if name]
+        hint = f"columns: {', '.join(columns[:30])}{', …' if len(columns) > 30 else ''}"
+        by_case = [name for name in columns if name.casefold() == column.casefold()]
+        close = by_case or difflib.get_close_matches(column, columns, n=1)
+        return f"did you mean {close[0]!r}? {hint}" if close else hint
+
+    def field_count_error(self, row: int, count: int) -> InputError:
+        shown = "tab" if self.delimiter == "\t" else repr(self.delimiter)
+        return InputError(
+            f"{count} field{'s' if count != 1 else ''}, the header has {len(self.header)}",
+            path=self.path,
+            row=row,
+            hint=f'a value containing {shown}, a line break or a " must be in double quotes',
+        )
+
+    def unclosed_quote_error(self, row: int) -> InputError:
+        return InputError(
+            "a quoted value opened on this row is never closed; it runs to the end of the file",
+            path=self.path,
+            row=row,
+            hint='add the closing "',
+        )
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter among ``,`` ``;`` tab seen most often outside quotes in the header (``,`` on ties)."""
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    return max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
+
+
+def undecodable(path: Path, delimiter: str) -> InputError:
+    """The error for a file that is not UTF-8, naming the row and byte of the first bad byte."""
+    found: list[tuple[int, int]] = []  # (offset, byte) of the first bad byte
+
+    def text_before_bad_byte(raw: IO[bytes], offset: int) -> Iterator[str]:
+        for line in raw:
+            try:
+                yield line.decode()
+            except UnicodeDecodeError as exc:
+                found.append((offset + exc.start, line[exc.start]))
+                # With a sentinel appended, the record holding the bad byte is the last one read.
+                yield line[: exc.start].decode() + "\x00"
+                return
+            offset += len(line)
+
+    with open(path, "rb") as raw:
+        head = raw.read(3)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return InputError("the file is UTF-16, not UTF-8", path=path, row=1, hint=_UTF8_HINT)
+        start = 3 if head == codecs.BOM_UTF8 else 0
+        raw.seek(start)
+        row = sum(1 for _ in csv.reader(text_before_bad_byte(raw, start), delimiter=delimiter))
+    if not found:  # pragma: no cover (the file changed between the two reads)
+        return InputError("not valid UTF-8", path=path, hint=_UTF8_HINT)
+    offset, byte = found[0]
+    return InputError(f"not valid UTF-8: byte 0x{byte:02x} at offset {offset}", path=path, row=row, hint=_UTF8_HINT)
+
+
+def _raise(errors: Sequence[InputError]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InputErrors(list(errors))
+
+
+_ExcludeList = tuple[KeySet, KeySet, str]  # phone keys, LINE keys, the list's path as shown
+
+
+def _load_exclude(
+    spec: Recipients, path: Path, index: int, ctx: _Context, phones: PhoneNormalizer
+) -> tuple[_ExcludeList | None, list[InputError]]:
+    where = ("recipients", "exclude", index)
+    source = _CsvFile(path, ctx, where)
+    if source.errors:
+        source.close()
+        return None, source.errors
+    phone_i = _index(source.header, spec.phoneNumber)
+    line_i = _index(source.header, spec.lineUserKey)
+    if phone_i is None and line_i is None:
+        source.close()
+        shown = display_path(path)
+        column = spec.phoneNumber or spec.lineUserKey or ""
+        if spec.phoneNumber and spec.lineUserKey:
+            message = f"exclude list {shown} has neither column {spec.phoneNumber!r} nor {spec.lineUserKey!r}"
+        else:
+            message = f"exclude list {shown} has no column {column!r}"
+        hint = source.column_hint(column)
+        return None, [ctx.error(where, message, hint)]
+    keys = _Addresses()
+    errors: list[InputError] = []
+    for _, values in _records(source, errors):
+        if phone_i is not None and (raw := values[phone_i].strip()):
+            phone = phones.normalize(raw)
+            if isinstance(phone, str):
+                keys.phones.add(phone_key(phone))
+        if line_i is not None and (line := values[line_i].strip()):
+            keys.lines.add(line_key(line))
+    return (keys.phones, keys.lines, display_path(path)), errors
+
+
+def _records(source: _CsvFile, errors: list[InputError]) -> Iterator[tuple[int, list[str]]]:
+    """(row, values) of each record as wide as the header; other records become ``errors``."""
+    width = len(source.header)
+    row, extra = 1, 0
+    try:
+        records = iter(source.records)
+        ahead = next(records, None)
+        while ahead is not None:
+            values, ahead = ahead, next(records, None)
+            row += 1
+            if len(values) == width:
+                yield row, values
+            elif ahead is None and any("\n" in v for v in values):
+                errors.append(source.unclosed_quote_error(row))
+            elif values:  # a blank line is no record
+                if len(errors) < MAX_ROW_ERRORS:
+                    errors.append(source.field_count_error(row, len(values)))
+                else:
+                    extra += 1
+    except UnicodeDecodeError:
+        errors.append(undecodable(source.path, source.delimiter))
+    except csv.Error as exc:
+        errors.append(InputError(f"cannot read the CSV: {exc}", path=source.path, row=row + 1))
+    finally:
+        source.close()
+    if extra:
+        errors.append(InputError(f"{extra} more rows have the wrong number of fields", path=source.path))
+
+
+def _index(header: tuple[str, ...], column: str | None) -> int | None:
+    if not column:
+        return None
+    try:
+        return header.index(column)
+    except ValueError:
+        return None
+
+
+class RecipientSource:
+    """The recipients of a campaign: ``header`` checked at once, rows streamed once by iterating.
+
+    Iterating yields :class:`Recipient` and :class:`Skip` in file order, raises the collected row
+    errors at the end, and closes the file; ``close()`` (or ``with``) closes it early.
+    """
+
+    def __init__(
+        self, spec: Recipients, source: _CsvFile, excludes: list[_ExcludeList], phones: PhoneNormalizer
+    ) -> None:
+        self.spec = spec
+        self.path = source.path
+        self.header = source.header
+        self.rows = 0
+        """Rows read so far (blank lines and rows with the wrong number of fields not counted)."""
+        self.phones = phones
+        self._source = source
+        self._excludes = excludes
+        self._started = False
+
+    def __enter__(self) -> RecipientSource:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __iter__(self) -> Iterator[Recipient | Skip]:
+        if self._started:
+            raise RuntimeError("the recipients of a RecipientSource can be read only once")
+        self._started = True
+        return self._read()
+
+    def _read(self) -> Iterator[Recipient | Skip]:
+        source, spec = self._source, self.spec
+        header = self.header
+        named = all(header)
+        kept = [(i, name) for i, name in enumerate(header) if name]
+        phone_i = _index(header, spec.phoneNumber)
+        line_i = _index(header, spec.lineUserKey)
+        normalize = self.phones.normalize
+        excludes = self._excludes
+        seen = _Addresses()
+        add_phone, add_line, seen_phones = seen.phones.add, seen.lines.add, seen.phones
+        no_address = " and no ".join(
+            what for column, what in ((phone_i, "phone number"), (line_i, "LINE user key")) if column is not None
+        )
+        no_address = f"no {no_address}"
+        errors: list[InputError] = []
+        for row, values in _records(source, errors):
+            self.rows += 1
+            phone: str | None = None
+            pkey = lkey = None
+            if phone_i is not None and (raw := values[phone_i].strip()):
+                result = normalize(raw)
+                if not isinstance(result, str):
+                    yield Skip(row, INVALID_NUMBER, describe(result))
+                    continue
+                phone = result
+                pkey = phone_key(phone)
+            line = values[line_i].strip() if line_i is not None else ""
+            if line:
+                lkey = line_key(line)
+            elif phone is None:
+                yield Skip(row, NO_ADDRESS, no_address)
+                continue
+            skip = None
+            for phones, lines, shown in excludes:
+                if pkey is not None and pkey in phones:
+                    skip = Skip(row, EXCLUDED, f"phone number on {shown}")
+                    break
+                if lkey is not None and lkey in lines:
+                    skip = Skip(row, EXCLUDED, f"LINE user key on {shown}")
+                    break
+            if skip is not None:
+                yield skip
+                continue
+            if lkey is None:
+                if not add_phone(pkey):  # type: ignore[arg-type]  # a row without a LINE key has a phone
+                    yield Skip(row, DUPLICATE, "phone number seen in an earlier row")
+                    continue
+            else:
+                if pkey is not None and pkey in seen_phones:
+                    yield Skip(row, DUPLICATE, "phone number seen in an earlier row")
+                    continue
+                if not add_line(lkey):
+                    yield Skip(row, DUPLICATE, "LINE user key seen in an earlier row")
+                    continue
+                if pkey is not None:
+                    add_phone(pkey)
+            fields = dict(zip(header, values, strict=True)) if named else {n: values[i] for i, n in kept}
+            yield Recipient(row, phone, line or None, fields)
+        _raise(errors)
+
+
+def open_recipients(
+    spec: Recipients, base_dir: Path, *, campaign_path: Path, locate: Locate | None = None
+) -> RecipientSource:
+    """Open the recipient CSV, check its header and read the exclude lists; rows come by iterating.
+
+    Raises :class:`InputError` / :class:`InputErrors` with every problem found in the header and
+    the exclude lists. ``locate(("recipients", "phoneNumber"))`` -> ``(line, col)`` in the campaign
+    file places the errors about columns the campaign names.
+    """
+    ctx = _Context(campaign_path, locate)
+    phones = PhoneNormalizer(spec.defaultRegion)
+    source = _CsvFile(base_dir / spec.csv, ctx, ("recipients", "csv"))
+    errors = list(source.errors)
+    if not source.errors:
+        for key, column in (("phoneNumber", spec.phoneNumber), ("lineUserKey", spec.lineUserKey)):
+            if column and column not in source.header:
+                message = f"column {column!r} is not in the header of {display_path(source.path)}"
+                errors.append(ctx.error(("recipients", key), message, source.column_hint(column)))
+    excludes: list[_ExcludeList] = []
+    for index, name in enumerate(spec.exclude):
+        exclude, problems = _load_exclude(spec, base_dir / name, index, ctx, phones)
+        errors.extend(problems)
+        if exclude is not None:
+            excludes.append(exclude)
+    if errors:
+        source.close()
+        _raise(errors)
+    return RecipientSource(spec, source, excludes, phones)

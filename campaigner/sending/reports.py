@@ -1,0 +1,178 @@
+"""Delivery reports: fetched, stored in the ledger before they are counted, and turned into the summary files."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from campaigner.errors import OutcomeUnknownError
+from campaigner.ledger.messages import Ledger
+from campaigner.plan.build import PlannedMessage, in_chunks
+from campaigner.recipients.reader import Skip
+from campaigner.summary.outcomes import Summary, SummaryContext, summarize
+
+if TYPE_CHECKING:
+    from campaigner.campaign.load import LoadedCampaign
+    from campaigner.omni.client import OmniClient
+    from campaigner.sending.job import Progress
+    from campaigner.sending.target import Target
+
+REPORT_PAGE = 1000
+LOGS_CHUNK = 5000  # message ids looked up in the logs per round
+SUMMARY_FILES = ("summary.json", "summary.md", "report.html", "messages.csv")
+
+
+def _now() -> float:
+    return time.time()
+
+
+async def collect_reports(
+    client: OmniClient,
+    ledger: Ledger,
+    target: Target,
+    campaign: str,
+    bulk_id: str,
+    *,
+    wait: float,
+    progress: Progress,
+    poll: float | None = None,
+) -> tuple[int, int]:
+    """Fetch reports until each accepted message has a final one or ``wait`` runs out.
+
+    Every report is stored in the ledger before it is counted. The provider hands out each report once,
+    so the ledger records, durably, when reports may have been lost (``reports_state``): a request for
+    them left behind by a crash or whose answer never came, or messages adopted from the logs (an earlier
+    run may have taken their reports). Then the messages still without a final report are filled in from
+    the logs (final status only, no error details, marked as such); a real report that arrives later
+    replaces one from the logs. The provider's reports are fetched at least once even when none is
+    outstanding. Returns (reports stored, still pending).
+    """
+    interval = poll if poll is not None else (0.2 if target.is_sandbox else 5.0)
+    deadline = time.monotonic() + wait
+    stored = 0
+    lost = ledger.reports_state(target.id, campaign) is not None
+    if lost:
+        progress.phase(
+            "Delivery reports may have been handed out to an earlier run and lost (a crash, or a lost ledger): "
+            "reading final statuses from the logs."
+        )
+    outstanding = ledger.count_without_report(target.id, campaign)
+    if outstanding and wait > 0:
+        progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
+    while True:
+        if lost:
+            stored += await _fill_in_from_logs(client, ledger, target, campaign)
+            ledger.set_reports_state(target.id, campaign, None)
+            lost = False
+        ledger.set_reports_state(target.id, campaign, "fetching")
+        try:
+            page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
+        except OutcomeUnknownError as exc:
+            ledger.set_reports_state(target.id, campaign, "lost")
+            lost = True
+            progress.phase(f"A request for delivery reports got no answer ({exc.unknown_reason}): reading the logs.")
+        else:
+            if page:
+                stored += ledger.store_reports(target.id, page, source="reports", at=_now())
+            ledger.set_reports_state(target.id, campaign, None)
+            if len(page) >= REPORT_PAGE and time.monotonic() < deadline:
+                continue  # more are waiting: fetch them before counting what is still outstanding
+        outstanding = ledger.count_without_report(target.id, campaign)
+        if not outstanding or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+    if lost:
+        stored += await _fill_in_from_logs(client, ledger, target, campaign)
+        ledger.set_reports_state(target.id, campaign, None)
+        outstanding = ledger.count_without_report(target.id, campaign)
+    return stored, outstanding
+
+
+async def _fill_in_from_logs(client: OmniClient, ledger: Ledger, target: Target, campaign: str) -> int:
+    """Final statuses from the logs for accepted messages without a final report (their report may be lost)."""
+    stored = 0
+    after: str | None = None
+    while ids := ledger.accepted_without_report(target.id, campaign, limit=LOGS_CHUNK, after=after):
+        after = ids[-1]
+        found = await client.logs(message_ids=ids, limit=REPORT_PAGE)
+        final = [e for e in found if (e.get("status") or {}).get("groupName") not in (None, "PENDING")]
+        if final:
+            stored += ledger.store_reports(target.id, final, source="logs", at=_now())
+    return stored
+
+
+def summary_dir(loaded: LoadedCampaign) -> Path:
+    """``report.dir`` (relative to the campaign file), or ``reports/<campaign>`` beside it."""
+    spec = loaded.spec
+    return loaded.resolve(spec.report.dir or f"reports/{spec.campaign}")
+
+
+@dataclass(frozen=True)
+class Written:
+    directory: Path
+    summary: Summary
+
+
+def plan_tally(ledger: Ledger, target: Target, campaign: str, items: Iterable[PlannedMessage | Skip]) -> PlanTally:
+    """One pass over the plan: the skips by reason, and the messages the ledger has no record of."""
+    skipped: dict[str, int] = {}
+    never_sent = 0
+    for chunk in in_chunks(items):
+        ids = [m.message_id for m in chunk if isinstance(m, PlannedMessage)]
+        states = ledger.states(target.id, campaign, ids) if ids else {}
+        for item in chunk:
+            if isinstance(item, Skip):
+                skipped[item.reason] = skipped.get(item.reason, 0) + 1
+            elif item.message_id not in states:
+                never_sent += 1
+    return PlanTally(skipped, never_sent)
+
+
+@dataclass(frozen=True)
+class PlanTally:
+    skipped: dict[str, int]  # reason -> rows
+    never_sent: int  # planned messages the ledger has no record of
+
+
+def write_summary(
+    ledger: Ledger,
+    loaded: LoadedCampaign,
+    target: Target,
+    bulk_id: str,
+    *,
+    skipped: dict[str, int],
+    never_sent: int = 0,
+) -> Written:
+    """(Re)write summary.json, summary.md, report.html and messages.csv from the ledger.
+
+    ``never_sent``: messages of the plan the ledger has no record of (the send window closed before
+    they were claimed); they count as planned and not sent.
+    """
+    spec = loaded.spec
+    directory = summary_dir(loaded)
+    directory.mkdir(parents=True, exist_ok=True)
+    context = SummaryContext(
+        campaign=spec.campaign,
+        target=target.id,
+        bulk_id=bulk_id,
+        channels=spec.scenario.channels,
+        skipped=skipped,
+        never_sent=never_sent,
+        description=spec.description,
+    )
+    csv_tmp = directory / ".messages.csv.tmp"
+    with csv_tmp.open("w", encoding="utf-8", newline="") as fh:
+        summary = summarize(ledger.outcomes(target.id, spec.campaign), context, csv_file=fh)
+    os.replace(csv_tmp, directory / "messages.csv")
+    from campaigner.summary.render import render_all  # Jinja2 only when rendering
+
+    for name, text in render_all(summary).items():
+        tmp = directory / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, directory / name)
+    return Written(directory, summary)

@@ -1,0 +1,81 @@
+"""The bad-input corpus: every broken campaign under ``fixtures/bad/`` stops at plan time, before sending.
+
+Each case is a folder with ``campaign.yaml``, the CSV files it needs, and ``expected.txt``: the exact
+stderr of the CLI (one line per problem, at ``file:line:col`` or ``file:row N``). ``plan`` and ``apply``
+must both print it and exit 1, with no traceback, quickly (memory bombs included), and the embedded
+sandbox must receive no message.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+BAD = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
+SLOW_SECONDS = 10.0  # generous on a noisy 2-core machine; a bomb that gets through takes far longer
+
+# Cases whose output is not yet what ``expected.txt`` says it should be: defects for the modules' owners.
+# When a fix lands, the case passes, the strict xfail fails, and the entry here goes.
+# A case whose message is known to be wrong: name -> why (a strict xfail keeps the defect visible).
+KNOWN_DEFECTS: dict[str, str] = {}
+
+
+def _cases() -> list[Any]:
+    params = []
+    for folder in sorted(p for p in BAD.iterdir() if p.is_dir()):
+        reason = KNOWN_DEFECTS.get(folder.name)
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        params.append(pytest.param(folder.name, id=folder.name, marks=marks))
+    return params
+
+
+CASES = _cases()
+
+
+def _sandbox_stats(workdir: Path) -> dict[str, Any] | None:
+    """The embedded sandbox's counts, or None when it never started."""
+    db = workdir / ".campaigner" / "sandbox.db"
+    if not db.exists():
+        return None
+    from campaigner.sandbox.server import SandboxServer
+
+    with SandboxServer(db_path=db) as server:
+        stats: dict[str, Any] = httpx.get(f"{server.url}/_sandbox/stats", timeout=10).json()
+    return stats
+
+
+def test_corpus_is_large_and_complete() -> None:
+    names = {p.name for p in BAD.iterdir() if p.is_dir()}
+    assert len(names) >= 45
+    assert set(KNOWN_DEFECTS) <= names
+    for name in names:
+        assert (BAD / name / "campaign.yaml").is_file(), name
+        assert (BAD / name / "expected.txt").is_file(), name
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_stops_before_sending(case: str, workdir: Path, cli: Any) -> None:
+    shutil.copytree(BAD / case, workdir / "case", ignore=shutil.ignore_patterns("expected.txt"))
+    expected = (BAD / case / "expected.txt").read_text(encoding="utf-8")
+    runs = {
+        "apply": ("apply", "case/campaign.yaml", "--no-wait"),
+        "plan": ("plan", "case/campaign.yaml"),
+    }
+    for name, args in runs.items():
+        started = time.monotonic()
+        result = cli(*args)
+        elapsed = time.monotonic() - started
+        assert "Traceback" not in result.out + result.err, name
+        assert "MemoryError" not in result.err, name
+        assert (result.code, result.err) == (1, expected), name
+        assert elapsed < SLOW_SECONDS, f"{name} took {elapsed:.1f} s"
+    assert not (workdir / ".campaigner" / "crash.log").exists()
+    stats = _sandbox_stats(workdir)
+    if stats is not None:
+        assert stats["receipts"] == 0
+        assert [name for name in stats["requests"] if not name.startswith("GET ")] == []  # no scenario created
