@@ -30,6 +30,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "omni": {"campaigner", "errors"},
     "ledger": {"errors"},
     "sandbox": {"errors", "content"},
+    "git": {"errors"},
     "sending": {"errors", "campaign", "recipients", "content", "plan", "summary", "omni", "ledger", "sandbox"},
     "commands": {
         "campaigner",
@@ -43,6 +44,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "ledger",
         "sandbox",
         "sending",
+        "git",
     },
 }
 # Third-party and standard-library modules that only the shell may use.

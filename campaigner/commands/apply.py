@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, target_option
+from campaigner.commands.selection import changed_since_option, for_each_campaign
 from campaigner.errors import CampaignerError
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ def _window(loaded: LoadedCampaign) -> None:
 
 
 @click.command("apply")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation (real provider).")
 @click.option(
     "--wait",
@@ -151,8 +152,30 @@ def _window(loaded: LoadedCampaign) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Do not wait for delivery reports.")
 @click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked in the plan.")
+@changed_since_option
 @target_option
 def command(
+    sources: tuple[str, ...],
+    auto_approve: bool,
+    wait: str | None,
+    no_wait: bool,
+    show_pii: bool,
+    changed_since: str | None,
+    target: str | None,
+) -> None:
+    """Apply campaign files, folders of them, or saved plans: each on its own, in turn.
+
+    The exit code is the worst of them: one campaign's failure does not stop the others.
+    """
+    for_each_campaign(
+        sources,
+        changed_since,
+        lambda path: apply_one(path, auto_approve, wait, no_wait, show_pii, target),
+        saved_plans=True,
+    )
+
+
+def apply_one(
     source: Path, auto_approve: bool, wait: str | None, no_wait: bool, show_pii: bool, target: str | None
 ) -> None:
     """Apply CAMPAIGN.yaml, or a saved plan: ensure the scenario, send each message once, report."""

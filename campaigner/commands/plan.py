@@ -1,9 +1,11 @@
-"""`campaigner plan CAMPAIGN.yaml`: show exactly what apply would send; send nothing, create nothing."""
+"""`campaigner plan [PATH ...]`: show exactly what apply would send; send nothing, create nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,68 +16,150 @@ from campaigner.commands.common import (
     sent_lookup,
     target_option,
 )
+from campaigner.commands.selection import changed_since_option, echo_problems, select
+from campaigner.errors import CampaignerError, display_path
+
+if TYPE_CHECKING:
+    from campaigner.campaign.load import LoadedCampaign
+    from campaigner.ledger.messages import Ledger
+    from campaigner.plan.build import Plan
+    from campaigner.sending.target import Connection, Target
 
 
 @click.command("plan")
-@click.argument("campaign_file", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Save the plan for `campaigner apply FILE`.")
 @click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when something would.")
+@changed_since_option
 @target_option
 def command(
-    campaign_file: Path,
+    paths: tuple[str, ...],
     fmt: str,
     out: Path | None,
     show_pii: bool,
     detailed_exitcode: bool,
+    changed_since: str | None,
     target: str | None,
 ) -> None:
-    """Show what `apply` would send for CAMPAIGN_FILE. Nothing is sent or created."""
-    from campaigner.campaign.load import load_campaign
+    """Show what `apply` would send for the campaign files and folders PATHS (default: campaigns/).
+
+    Nothing is sent or created. Over several campaigns each is planned on its own, and the exit code is
+    the worst of them (1 for errors; 2 for changes with --detailed-exitcode).
+    """
     from campaigner.plan import views as planview
-    from campaigner.plan.build import build_plan
-    from campaigner.plan.saved import PlanWriter
     from campaigner.sending.target import choose_target, connect
 
-    loaded = load_campaign(campaign_file)
+    selection = select(paths, changed_since=changed_since)
+    if out is not None and (selection.several or len(selection.entries) != 1):
+        raise CampaignerError("error: --out saves the plan of one campaign; name one campaign file")
     chosen = choose_target(target)
-    ledger = open_ledger(chosen, create=False)
-    try:
-        with connect(chosen) as conn:
-            change = lookup_scenario(conn, loaded, ledger)
-        lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
-        from campaigner.plan import ids
-
-        if out is None:
-            plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)
-        else:
-            tmp = atomic_write_path(out)
-            try:
-                with tmp.open("w", encoding="utf-8", newline="\n") as fh:
-                    writer = PlanWriter(
-                        fh,
-                        loaded,
-                        target_id=chosen.id,
-                        bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
-                        scenario=change,
-                    )
-                    plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
-                    writer.finish(plan)
-                os.replace(tmp, out)
-            finally:
-                tmp.unlink(missing_ok=True)
-    finally:
-        if ledger is not None:
-            ledger.close()
-    if fmt == "json":
-        click.echo(conn.description, err=True)
-        click.echo(planview.to_json(plan, show_pii=show_pii), nl=False)
-    elif fmt == "markdown":
-        click.echo(planview.to_markdown(plan, target_line=conn.description, show_pii=show_pii), nl=False)
+    plans: dict[int, Plan] = {}
+    if any(entry.ok for entry in selection.entries):
+        ledger = open_ledger(chosen, create=False)
+        try:
+            with connect(chosen) as conn:
+                for i, entry in enumerate(selection.entries):
+                    if not entry.ok:
+                        continue
+                    assert entry.loaded is not None
+                    try:
+                        plans[i] = _plan_one(conn, chosen, ledger, entry.loaded, out)
+                    except CampaignerError as exc:
+                        entry.errors.extend(exc.lines())
+        finally:
+            if ledger is not None:
+                ledger.close()
+        description = conn.description
     else:
-        click.echo(planview.to_text(plan, target_line=conn.description, show_pii=show_pii), nl=False)
-    if out is not None:
+        description = _short_target_line(chosen)
+    for entry in selection.entries:
+        echo_problems(entry)
+    failed = [e for e in selection.entries if e.errors]
+    if not selection.several:
+        if plans:
+            plan = plans[0]
+            if fmt == "json":
+                click.echo(description, err=True)
+                click.echo(planview.to_json(plan, show_pii=show_pii), nl=False)
+            elif fmt == "markdown":
+                text = planview.to_markdown(plan, target_line=_short_target_line(chosen), show_pii=show_pii)
+                click.echo(text, nl=False)
+            else:
+                click.echo(planview.to_text(plan, target_line=description, show_pii=show_pii), nl=False)
+    elif fmt == "json":
+        click.echo(description, err=True)
+        data = {
+            "format_version": planview.FORMAT_VERSION,
+            "target": chosen.id,
+            "campaigns": [planview.to_json_data(p, show_pii=show_pii) for p in plans.values()],
+            "errors": [{"file": display_path(e.path), "campaign": e.name, "lines": e.errors} for e in failed],
+            "removed": [{"file": r.path, "campaign": r.campaign} for r in selection.removed],
+        }
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        for plan in plans.values():
+            click.echo(planview.to_markdown(plan, target_line=_short_target_line(chosen), show_pii=show_pii), nl=False)
+    else:
+        click.echo(description)
+        for i, entry in enumerate(selection.entries):
+            click.echo(f"\n== {entry.name} ({display_path(entry.path)}) ==")
+            if i in plans:
+                click.echo(planview.to_text(plans[i], target_line="", show_pii=show_pii).lstrip("\n"), nl=False)
+            else:
+                click.echo("error: not planned (the errors are above, on stderr)")
+        for removed in selection.removed:
+            click.echo(removed.line())
+        click.echo(_tally(len(plans), sum(p.has_changes for p in plans.values()), len(failed), len(selection.removed)))
+    if out is not None and plans:
         click.echo(f"Saved the plan to {out}; apply it with `campaigner apply {out}`.", err=True)
-    if detailed_exitcode and plan.has_changes:
+    if failed:
+        raise click.exceptions.Exit(1)
+    if detailed_exitcode and any(p.has_changes for p in plans.values()):
         raise click.exceptions.Exit(2)
+
+
+def _short_target_line(chosen: Target) -> str:
+    """The target without the runner's paths or ports: fit for a pull request, the same on every machine."""
+    if chosen.is_sandbox:
+        return "Target: embedded sandbox; nothing leaves this machine"
+    return f"Target: Infobip {chosen.id}"
+
+
+def _tally(planned: int, changes: int, failed: int, removed: int) -> str:
+    parts = [f"{planned} campaign{'s' if planned != 1 else ''} planned ({changes} with changes)"]
+    if failed:
+        parts.append(f"{failed} with errors")
+    if removed:
+        parts.append(f"{removed} removed")
+    return "\nCampaigns: " + ", ".join(parts) + "."
+
+
+def _plan_one(
+    conn: Connection, chosen: Target, ledger: Ledger | None, loaded: LoadedCampaign, out: Path | None
+) -> Plan:
+    from campaigner.plan import ids
+    from campaigner.plan.build import build_plan
+    from campaigner.plan.saved import PlanWriter
+
+    change = lookup_scenario(conn, loaded, ledger)
+    lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
+    if out is None:
+        return build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)
+    tmp = atomic_write_path(out)
+    try:
+        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+            writer = PlanWriter(
+                fh,
+                loaded,
+                target_id=chosen.id,
+                bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
+                scenario=change,
+            )
+            plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
+            writer.finish(plan)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return plan

@@ -8,14 +8,21 @@ from pathlib import Path
 import click
 
 from campaigner.commands.common import open_ledger, target_option
+from campaigner.commands.selection import changed_since_option, for_each_campaign
 from campaigner.errors import CampaignerError
 
 
 @click.command("report")
-@click.argument("campaign_file", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--wait", "wait", default="0s", show_default=True, help="How long to wait for outstanding reports.")
+@changed_since_option
 @target_option
-def command(campaign_file: Path, wait: str, target: str | None) -> None:
+def command(paths: tuple[str, ...], wait: str, changed_since: str | None, target: str | None) -> None:
+    """Fetch outstanding delivery reports of the campaigns PATHS (files or folders); rewrite their summaries."""
+    for_each_campaign(paths, changed_since, lambda path: report_one(path, wait, target))
+
+
+def report_one(campaign_file: Path, wait: str, target: str | None) -> None:
     """Fetch the campaign's outstanding delivery reports and (re)write its summary files."""
     from campaigner.campaign.load import load_campaign
     from campaigner.campaign.spec import parse_duration

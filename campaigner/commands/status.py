@@ -7,12 +7,19 @@ from pathlib import Path
 import click
 
 from campaigner.commands.common import open_ledger, target_option
+from campaigner.commands.selection import changed_since_option, for_each_campaign
 
 
 @click.command("status")
-@click.argument("campaign_file", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@changed_since_option
 @target_option
-def command(campaign_file: Path, target: str | None) -> None:
+def command(paths: tuple[str, ...], changed_since: str | None, target: str | None) -> None:
+    """Print what the ledger knows of the campaigns PATHS (files or folders); nothing is contacted."""
+    for_each_campaign(paths, changed_since, lambda path: status_one(path, target))
+
+
+def status_one(campaign_file: Path, target: str | None) -> None:
     """Print what the ledger knows of CAMPAIGN_FILE on the target: message states and final reports."""
     from campaigner.campaign.load import load_campaign
     from campaigner.sending.target import choose_target, state_path

@@ -4,38 +4,43 @@ from __future__ import annotations
 
 import click
 
+from campaigner.commands.selection import changed_since_option, echo_problems, select
 from campaigner.errors import CampaignerError, InputErrors
 
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
-def command(paths: tuple[str, ...]) -> None:
-    """Check every campaign file under PATHS (default: campaigns/): YAML, CSVs, templates.
+@changed_since_option
+def command(paths: tuple[str, ...], changed_since: str | None) -> None:
+    """Check every campaign file under PATHS (default: campaigns/): YAML, CSVs, templates, unique ids.
 
     Prints errors only, one per line, and exits 1 when there is any.
     """
-    from campaigner.campaign.load import campaign_files, load_campaign
     from campaigner.plan.build import MessageStream
 
-    files = list(campaign_files(paths or ("campaigns",)))
-    if not files:
-        raise CampaignerError(f"error: no campaign files (*.yaml) under {', '.join(paths or ('campaigns',))}")
-    problems: list[str] = []
-    for path in files:
-        try:
-            loaded = load_campaign(path)
-            stream = MessageStream(loaded, "validate")
+    selection = select(paths, changed_since=changed_since)
+    for removed in selection.removed:
+        click.echo(removed.line())
+    bad = 0
+    for entry in selection.entries:
+        if entry.loaded is not None:  # a duplicate id is one problem; its rows may have more
             try:
-                for _item in stream:  # renders every row: a row that fails is an error
-                    pass
-            finally:
-                stream.close()
-            if stream.errors:
-                raise InputErrors(stream.errors)
-        except CampaignerError as exc:
-            problems.extend(exc.lines())
-    for line in problems:
-        click.echo(line, err=True)
-    if problems:
+                stream = MessageStream(entry.loaded, "validate")
+                try:
+                    for _item in stream:  # renders every row: a row that fails is an error
+                        pass
+                finally:
+                    stream.close()
+                if stream.errors:
+                    raise InputErrors(stream.errors)
+            except CampaignerError as exc:
+                entry.errors.extend(exc.lines())
+        if entry.errors:
+            bad += 1
+            echo_problems(entry)
+    n = len(selection.entries)
+    files = f"{n} campaign file{'s' if n != 1 else ''}"
+    if bad:
+        click.echo(f"{files}: {bad} with errors, {n - bad} valid.")
         raise click.exceptions.Exit(1)
-    click.echo(f"{len(files)} campaign file{'s' if len(files) != 1 else ''} valid.")
+    click.echo(f"{files} valid.")

@@ -115,7 +115,10 @@ def test_validate_reports_errors_only(workdir: Path, cli: Any) -> None:
     assert ok.out == "2 campaign files valid.\n"
     broken = workdir / "campaigns" / "broken.yaml"
     broken.write_text(
-        (workdir / EXAMPLE).read_text(encoding="utf-8").replace("{{ first_name }}!", "{{ frist_name }}!"),
+        (workdir / EXAMPLE)
+        .read_text(encoding="utf-8")
+        .replace("{{ first_name }}!", "{{ frist_name }}!")
+        .replace("campaign: spring-sale-2026", "campaign: broken"),
         encoding="utf-8",
     )
     bad = cli("validate", "campaigns")

@@ -1,0 +1,1 @@
+"""What git says changed: the shell side of ``--changed-since``."""
