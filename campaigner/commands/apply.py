@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from campaigner.campaign.load import LoadedCampaign
     from campaigner.ledger.messages import Ledger
     from campaigner.plan.build import PlannedMessage, ScenarioChange
+    from campaigner.plan.digest import PlanDigest
     from campaigner.recipients.reader import Skip
     from campaigner.sending.job import Job, SendCounts
     from campaigner.sending.target import Connection
@@ -152,6 +153,14 @@ def _window(loaded: LoadedCampaign) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Do not wait for delivery reports.")
 @click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked in the plan.")
+@click.option(
+    "--expect-digest",
+    "expect_digest",
+    multiple=True,
+    metavar="CAMPAIGN=DIGEST",
+    help="Refuse CAMPAIGN, before sending anything, unless its plan digest is DIGEST (repeatable).",
+)
+@click.option("--require-digest", is_flag=True, help="Refuse every campaign that no --expect-digest names.")
 @changed_since_option
 @target_option
 def command(
@@ -160,6 +169,8 @@ def command(
     wait: str | None,
     no_wait: bool,
     show_pii: bool,
+    expect_digest: tuple[str, ...],
+    require_digest: bool,
     changed_since: str | None,
     target: str | None,
 ) -> None:
@@ -167,16 +178,64 @@ def command(
 
     The exit code is the worst of them: one campaign's failure does not stop the others.
     """
+    expected = parse_expected_digests(expect_digest)
     for_each_campaign(
         sources,
         changed_since,
-        lambda path: apply_one(path, auto_approve, wait, no_wait, show_pii, target),
+        lambda path: apply_one(path, auto_approve, wait, no_wait, show_pii, target, expected, require_digest),
         saved_plans=True,
+        check=lambda names: unknown_digest_names(expected, names),
     )
 
 
+def parse_expected_digests(values: tuple[str, ...]) -> dict[str, PlanDigest]:
+    from campaigner.plan.digest import PlanDigest
+
+    expected: dict[str, PlanDigest] = {}
+    for value in values:
+        campaign, sep, digest = value.partition("=")
+        if not sep or not campaign.strip():
+            raise CampaignerError(f"error: --expect-digest {value}: expected CAMPAIGN=DIGEST")
+        try:
+            expected[campaign.strip()] = PlanDigest.parse(digest)
+        except ValueError as exc:
+            raise CampaignerError(f"error: --expect-digest {campaign.strip()}: {exc}") from None
+    return expected
+
+
+def unknown_digest_names(expected: dict[str, PlanDigest], names: set[str]) -> None:
+    unknown = sorted(set(expected) - names)
+    if unknown:
+        raise CampaignerError(
+            f"error: --expect-digest names {', '.join(unknown)}, not among the campaigns to apply; "
+            "nothing was sent (what is applied must be what was reviewed)"
+        )
+
+
+def check_digest(campaign: str, digest: PlanDigest, expected: PlanDigest | None, require: bool) -> None:
+    """Refuse, before anything is sent, a plan that is not the reviewed one."""
+    if expected is None:
+        if require:
+            raise CampaignerError(
+                f"error: {campaign}: no --expect-digest names this campaign (--require-digest); nothing was sent"
+            )
+        return
+    if digest.value != expected.value:
+        raise CampaignerError(
+            f"error: {campaign}: the plan no longer matches the reviewed one: {digest.differences(expected)}; "
+            f"nothing was sent (reviewed {expected.value}, now {digest.value}; plan again and have it reviewed)"
+        )
+
+
 def apply_one(
-    source: Path, auto_approve: bool, wait: str | None, no_wait: bool, show_pii: bool, target: str | None
+    source: Path,
+    auto_approve: bool,
+    wait: str | None,
+    no_wait: bool,
+    show_pii: bool,
+    target: str | None,
+    expected: dict[str, PlanDigest] | None = None,
+    require_digest: bool = False,
 ) -> None:
     """Apply CAMPAIGN.yaml, or a saved plan: ensure the scenario, send each message once, report."""
     from campaigner.campaign.load import load_campaign
@@ -230,6 +289,9 @@ def apply_one(
                 to_send, skipped = int(footer["messages"]), dict(footer["skipped"])
                 click.echo(f"Applying the saved plan {source}: {to_send} message(s), made for {saved.target_id}.")
                 messages = saved.messages
+            digest = plan.digest if saved is None else saved.digest()
+            assert digest is not None
+            check_digest(campaign, digest, (expected or {}).get(campaign), require_digest)
             _confirm(conn, auto_approve, saved is not None)
             command_line = "campaigner apply " + str(source)
             with CampaignLock(state_path().parent, chosen.id, campaign, command=command_line):

@@ -7,6 +7,7 @@ file or inputs changed in git. The exit code of a command over several campaigns
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,10 +88,20 @@ def echo_problems(entry: Entry) -> None:
 
 
 def for_each_campaign(
-    paths: Sequence[str], changed_since: str | None, run: Callable[[Path], None], *, saved_plans: bool = False
+    paths: Sequence[str],
+    changed_since: str | None,
+    run: Callable[[Path], None],
+    *,
+    saved_plans: bool = False,
+    check: Callable[[set[str]], None] | None = None,
 ) -> None:
-    """Run ``run`` for each selected campaign file, each reported on its own; exit with the worst code."""
+    """Run ``run`` for each selected campaign file, each reported on its own; exit with the worst code.
+
+    ``check`` sees the selected campaign ids first (saved plans by the id in their header) and may refuse.
+    """
     selection = select(paths, changed_since=changed_since, saved_plans=saved_plans)
+    if check is not None:
+        check({_campaign_id(entry) for entry in selection.entries})
     for removed in selection.removed:
         click.echo(removed.line())
     worst = 0
@@ -111,3 +122,14 @@ def for_each_campaign(
             worst = 1
     if worst:
         raise click.exceptions.Exit(worst)
+
+
+def _campaign_id(entry: Entry) -> str:
+    if entry.loaded is not None:
+        return entry.loaded.spec.campaign
+    try:  # a saved plan: its first line names the campaign
+        with entry.path.open(encoding="utf-8") as fh:
+            header = json.loads(fh.readline() or "{}")
+        return str(header.get("campaign") or entry.name) if isinstance(header, dict) else entry.name
+    except (OSError, UnicodeDecodeError, ValueError):
+        return entry.name

@@ -17,6 +17,7 @@ from campaigner.content.sms import SmsMeasure
 from campaigner.content.templates import SandboxLimitError, compile_content
 from campaigner.errors import InputError, InputErrors
 from campaigner.plan import ids
+from campaigner.plan.digest import DigestBuilder, PlanDigest
 from campaigner.recipients.reader import SKIP_REASONS, Recipient, Skip, open_recipients
 
 SAMPLES = 3
@@ -165,6 +166,7 @@ class Plan:
     bulk_id: str
     scenario: ScenarioChange
     stats: PlanStats
+    digest: PlanDigest | None = None  # of exactly what the plan would send (campaigner.plan.digest)
 
     @property
     def has_changes(self) -> bool:
@@ -382,6 +384,7 @@ def build_plan(
     spec = loaded.spec
     stats.line_type = spec.line.type if spec.line else None
     stream = MessageStream(loaded, target_id)
+    digest = scenario_digest(scenario)
 
     def on_sent(_m: PlannedMessage) -> None:
         stats.rows += 1
@@ -397,6 +400,7 @@ def build_plan(
                 continue
             stats.rows += 1
             stats.to_send += 1
+            digest.add(item.message_id, item.payload.hash)
             measure = item.payload.sms
             if measure is not None:
                 stats.sms_encoding[measure.encoding] += 1
@@ -419,4 +423,9 @@ def build_plan(
         raise InputErrors(stream.errors)
     for reason in SKIP_REASONS:
         stats.skipped.setdefault(reason, 0)
-    return Plan(loaded, target_id, ids.bulk_id(target_id, spec.campaign), scenario, stats)
+    return Plan(loaded, target_id, ids.bulk_id(target_id, spec.campaign), scenario, stats, digest.result())
+
+
+def scenario_digest(scenario: ScenarioChange) -> DigestBuilder:
+    """A digest that starts from the scenario change; feed it the messages to send."""
+    return DigestBuilder(scenario.action, scenario.name, [(s.channel, s.sender) for s in scenario.flow])

@@ -28,6 +28,7 @@ from campaigner.campaign.load import LoadedCampaign
 from campaigner.content.sms import measure
 from campaigner.errors import InputError, StalePlanError, display_path
 from campaigner.plan.build import Payload, Plan, PlannedMessage, ScenarioChange
+from campaigner.plan.digest import DigestBuilder, PlanDigest
 from campaigner.plan.ids import canonical_json
 from campaigner.recipients.reader import Skip, input_files
 
@@ -114,6 +115,8 @@ class PlanWriter:
             "requests": st.requests,
             "lines_sha256": self._digest.hexdigest(),
         }
+        if plan.digest is not None:
+            footer["digest"] = plan.digest.value
         self._fh.write(canonical_json(footer) + "\n")
 
 
@@ -141,6 +144,15 @@ class SavedPlan:
                 raise StalePlanError(self.path, name)
         if self.header.get("tool_version") != __version__:
             raise StalePlanError(self.path, f"campaigner (plan made by {self.header.get('tool_version')})")
+
+    def digest(self) -> PlanDigest:
+        """The digest of what this saved plan would send, computed from its lines (not taken on trust)."""
+        sc = self.header["scenario"]
+        builder = DigestBuilder(sc["action"], sc["name"], [(s["channel"], s["from"]) for s in sc["flow"]])
+        for item in self.messages():
+            if isinstance(item, PlannedMessage):
+                builder.add(item.message_id, item.payload.hash)
+        return builder.result()
 
     def messages(self) -> Iterator[PlannedMessage | Skip]:
         cache: OrderedDict[str, Payload] = OrderedDict()

@@ -150,6 +150,8 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         for sample in st.samples:
             out.extend("  " + line for line in _sample_lines(sample, show_pii=show_pii))
     out.append("")
+    if plan.digest is not None:
+        out.append(f"Plan digest: {plan.digest.value}")
     out.append(plan.summary_line)
     return "\n".join(out) + "\n"
 
@@ -197,6 +199,8 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         for sample in st.samples:
             out.extend(_sample_lines(sample, show_pii=show_pii))
         out += ["```", "", "</details>"]
+    if plan.digest is not None:
+        out += ["", f"Plan digest: `{plan.digest.value}`"]
     out += ["", f"**{plan.summary_line}**", ""]
     text = "\n".join(out)
     if len(text.encode("utf-8")) > MARKDOWN_LIMIT:  # only samples can grow it; cut them
@@ -248,6 +252,8 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             for s in st.samples
         ],
         "summary": plan.summary_line,
+        "digest": plan.digest.value if plan.digest else None,
+        "digest_token": plan.digest.token() if plan.digest else None,
     }
 
 
