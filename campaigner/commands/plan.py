@@ -16,7 +16,7 @@ from campaigner.commands.common import (
     sent_lookup,
     target_option,
 )
-from campaigner.commands.selection import changed_since_option, echo_problems, select
+from campaigner.commands.selection import Selection, changed_since_option, echo_problems, select
 from campaigner.errors import CampaignerError, display_path
 
 if TYPE_CHECKING:
@@ -77,15 +77,14 @@ def command(
     for entry in selection.entries:
         echo_problems(entry)
     failed = [e for e in selection.entries if e.errors]
-    if not selection.several:
+    if fmt == "markdown":  # one pull-request comment, whatever the number of campaigns
+        click.echo(_comment(plans, selection, chosen, show_pii), nl=False)
+    elif not selection.several:
         if plans:
             plan = plans[0]
             if fmt == "json":
                 click.echo(description, err=True)
                 click.echo(planview.to_json(plan, show_pii=show_pii), nl=False)
-            elif fmt == "markdown":
-                text = planview.to_markdown(plan, target_line=_short_target_line(chosen), show_pii=show_pii)
-                click.echo(text, nl=False)
             else:
                 click.echo(planview.to_text(plan, target_line=description, show_pii=show_pii), nl=False)
     elif fmt == "json":
@@ -98,9 +97,6 @@ def command(
             "removed": [{"file": r.path, "campaign": r.campaign} for r in selection.removed],
         }
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-    elif fmt == "markdown":
-        for plan in plans.values():
-            click.echo(planview.to_markdown(plan, target_line=_short_target_line(chosen), show_pii=show_pii), nl=False)
     else:
         click.echo(description)
         for i, entry in enumerate(selection.entries):
@@ -118,6 +114,20 @@ def command(
         raise click.exceptions.Exit(1)
     if detailed_exitcode and any(p.has_changes for p in plans.values()):
         raise click.exceptions.Exit(2)
+
+
+def _comment(plans: dict[int, Plan], selection: Selection, chosen: Target, show_pii: bool) -> str:
+    from campaigner.plan import comment
+
+    failed = [comment.Failed(e.name, display_path(e.path), e.errors) for e in selection.entries if e.errors]
+    removed = [comment.Gone(r.campaign, r.path) for r in selection.removed]
+    return comment.render(
+        list(plans.values()),
+        target_line=_short_target_line(chosen),
+        show_pii=show_pii,
+        failed=failed,
+        removed=removed,
+    )
 
 
 def _short_target_line(chosen: Target) -> str:

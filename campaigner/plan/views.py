@@ -1,4 +1,4 @@
-"""The plan for people and machines: text for a terminal, markdown for a pull request, JSON with stable keys."""
+"""The plan for people and machines: text for a terminal and JSON with stable keys (markdown: ``comment.py``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from campaigner.plan.build import Plan, Sample
 from campaigner.recipients.reader import SKIP_REASONS
 
 FORMAT_VERSION = 1
-MARKDOWN_LIMIT = 60_000
 
-_REASON_TEXT = {
+REASON_TEXT = {
     "invalid_number": "invalid phone number",
     "no_address": "no phone number or LINE key",
     "duplicate": "duplicate recipient",
@@ -89,13 +88,13 @@ def warnings(plan: Plan) -> list[str]:
     return out
 
 
-def _first_rows(plan: Plan, reason: str) -> str:
+def first_rows(plan: Plan, reason: str) -> str:
     rows = plan.stats.skipped_rows.get(reason, [])
     more = ", …" if plan.stats.skipped.get(reason, 0) > len(rows) else ""
     return f"row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))}{more}"
 
 
-def _sample_lines(sample: Sample, *, show_pii: bool) -> list[str]:
+def sample_lines(sample: Sample, *, show_pii: bool) -> list[str]:
     lines = [f"row {sample.row} → {show_to(sample.to, show_pii=show_pii)}"]
     line = sample.body.get("line")
     if line is not None:
@@ -128,7 +127,7 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     for reason in SKIP_REASONS:
         n = st.skipped.get(reason, 0)
         if n:
-            out.append(f"  skipped         {n} {_REASON_TEXT[reason]} ({_first_rows(plan, reason)})")
+            out.append(f"  skipped         {n} {REASON_TEXT[reason]} ({first_rows(plan, reason)})")
     out.append("")
     out.append("Content:")
     if spec.line is not None:
@@ -148,64 +147,12 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         out.append("")
         out.append("Samples:" + ("" if show_pii else " (phone numbers and LINE keys masked; --show-pii shows them)"))
         for sample in st.samples:
-            out.extend("  " + line for line in _sample_lines(sample, show_pii=show_pii))
+            out.extend("  " + line for line in sample_lines(sample, show_pii=show_pii))
     out.append("")
     if plan.digest is not None:
         out.append(f"Plan digest: {plan.digest.value}")
     out.append(plan.summary_line)
     return "\n".join(out) + "\n"
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
-    """The plan for a pull-request comment; bounded in size whatever the campaign size."""
-    st, spec = plan.stats, plan.loaded.spec
-    sc = plan.scenario
-    out = [f"### campaigner plan: `{spec.campaign}`", "", f"{target_line}", ""]
-    flow = " → ".join(f"{s.channel} (`{s.sender}`)" for s in sc.flow)
-    out += [f"**Scenario** “{_md_escape(sc.name)}”: `{sc.symbol}`, flow {flow}", ""]
-    if sc.diff():
-        out += ["```diff", *sc.diff(), "```", ""]
-    out += [
-        "| recipients | count |",
-        "|---|---:|",
-        f"| rows read | {st.rows} |",
-        f"| to send | {st.to_send} |",
-        f"| already sent | {st.already_sent} |",
-    ]
-    for reason in SKIP_REASONS:
-        n = st.skipped.get(reason, 0)
-        if n:
-            out.append(f"| skipped: {_REASON_TEXT[reason]} ({_first_rows(plan, reason)}) | {n} |")
-    out += ["", "| content | |", "|---|---|"]
-    if spec.line is not None:
-        out.append(f"| LINE | {st.line_type} |")
-    if spec.sms is not None:
-        out += [
-            f"| SMS encoding | {_encoding_line(plan)} |",
-            f"| SMS segments | {_segments_line(plan)} |",
-            f"| SMS worst case | {st.sms_worst_case} segments |",
-        ]
-    out.append(
-        f"| requests | {st.requests} ({_duration(st.requests / spec.send.rateLimit)} at {spec.send.rateLimit:g}/s) |"
-    )
-    for w in warnings(plan):
-        out += ["", f"> ⚠️ {_md_escape(w)}"]
-    if st.samples:
-        out += ["", "<details><summary>Samples</summary>", "", "```"]
-        for sample in st.samples:
-            out.extend(_sample_lines(sample, show_pii=show_pii))
-        out += ["```", "", "</details>"]
-    if plan.digest is not None:
-        out += ["", f"Plan digest: `{plan.digest.value}`"]
-    out += ["", f"**{plan.summary_line}**", ""]
-    text = "\n".join(out)
-    if len(text.encode("utf-8")) > MARKDOWN_LIMIT:  # only samples can grow it; cut them
-        text = text.encode("utf-8")[: MARKDOWN_LIMIT - 200].decode("utf-8", "ignore") + "\n…(cut)\n"
-    return text
 
 
 def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:

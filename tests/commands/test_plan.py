@@ -59,8 +59,13 @@ def test_plan_json_has_stable_keys(workdir: Path, cli: Any) -> None:
 
 def test_markdown_fits_a_pull_request_comment(workdir: Path, cli: Any) -> None:
     out = cli("plan", EXAMPLE, "--format", "markdown").out
-    assert out.startswith("### campaigner plan: `spring-sale-2026`")
-    assert "**Plan: 15 messages to send, 1 scenario to create.**" in out
+    assert out.startswith(
+        "<!-- campaigner-plan -->\n## campaigner plan\n\nTarget: embedded sandbox; nothing leaves this machine\n"
+    )
+    assert "- `spring-sale-2026`: **Plan: 15 messages to send, 1 scenario to create.**" in out
+    assert str(workdir) not in out and "127.0.0.1" not in out  # no runner path, no port: the same on every machine
+    many = cli("plan", "campaigns/", "--format", "markdown").out
+    assert many.count("<details><summary>") == 2 and str(workdir) not in many
     assert len(out.encode()) < 60_000
     assert not PHONE.search(out.replace("385971006006", "SENDER"))
 
