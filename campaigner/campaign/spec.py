@@ -272,6 +272,44 @@ class Report(_Model):
     )
 
 
+_CALLING_CODE = re.compile(r"^[1-9][0-9]{0,2}$")
+
+
+def _price_table(value: float | dict[str, float] | None) -> float | dict[str, float] | None:
+    if isinstance(value, dict):
+        for key, price in value.items():
+            if key != "default" and not _CALLING_CODE.match(key):
+                raise ValueError(f"{key!r} is not a country calling code (1 to 3 digits, e.g. 385) or 'default'")
+            if price < 0:
+                raise ValueError(f"the price for {key} cannot be negative")
+    elif value is not None and value < 0:
+        raise ValueError("a price cannot be negative")
+    return value
+
+
+def _currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValueError(f"{value!r} is not a currency code: use the 3 capital letters of ISO 4217, e.g. EUR")
+    return value
+
+
+PriceTable = Annotated[float | dict[str, float], AfterValidator(_price_table)]
+
+
+class Pricing(_Model):
+    """Prices for the plan's cost estimate (the provider's invoice is the truth; this is for review)."""
+
+    currency: Annotated[str, AfterValidator(_currency)] = Field(description="ISO 4217 currency code, e.g. EUR")
+    SMS: PriceTable | None = Field(
+        default=None,
+        description="price of one SMS part; or country calling code (e.g. '385') -> price, 'default' for the rest",
+    )
+    LINE: PriceTable | None = Field(
+        default=None,
+        description="price of one LINE message; or country calling code -> price, 'default' for the rest",
+    )
+
+
 class Campaign(_Model):
     """One campaign: send this content once to each listed recipient."""
 
@@ -284,6 +322,7 @@ class Campaign(_Model):
     sms: SmsContent | None = None
     send: Send = Field(default_factory=Send)
     report: Report = Field(default_factory=Report)
+    pricing: Pricing | None = Field(default=None, description="optional: prices for the plan's cost estimate")
 
     @model_validator(mode="after")
     def _content_for_flow(self) -> Campaign:

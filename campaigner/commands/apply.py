@@ -305,7 +305,10 @@ def apply_one(
                 # The window closed before every message was claimed: those the ledger never saw are
                 # counted from the plan, so the summary says they were not sent.
                 never_sent = plan_tally(ledger, chosen, campaign, messages()).never_sent if counts.window_closed else 0
-                written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped, never_sent=never_sent)
+                estimate = plan.stats.cost_campaign if saved is None else None
+                written = write_summary(
+                    ledger, loaded, chosen, bulk, skipped=skipped, never_sent=never_sent, estimate=estimate
+                )
     finally:
         ledger.close()
     _print_outcome(counts, written.directory, written.summary)
@@ -380,4 +383,8 @@ def _print_outcome(counts: SendCounts, directory: Path, summary: Any) -> None:
     for reason, n in sorted(counts.rejections.items(), key=lambda kv: -kv[1])[:5]:
         click.echo(f"  rejected {n}: {reason}")
     click.echo(headline(summary))
+    if summary.estimate:
+        from campaigner.summary.render import estimate_line
+
+        click.echo(estimate_line(summary))
     click.echo(f"Summary: {directory}/summary.md, {directory}/report.html, {directory}/messages.csv")

@@ -30,6 +30,7 @@ def report_one(campaign_file: Path, wait: str, target: str | None) -> None:
     from campaigner.ledger.lock import CampaignLock
     from campaigner.omni.client import OmniClient
     from campaigner.plan.build import MessageStream
+    from campaigner.plan.cost import CostEstimator
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.sending.reports import collect_reports, plan_tally, write_summary
     from campaigner.sending.target import choose_target, connect, state_path
@@ -49,7 +50,9 @@ def report_one(campaign_file: Path, wait: str, target: str | None) -> None:
     try:
         stream = MessageStream(loaded, chosen.id)
         try:
-            tally = plan_tally(ledger, chosen, campaign, stream)
+            pricing = loaded.spec.pricing
+            cost = CostEstimator(pricing, loaded.spec.scenario.channels) if pricing else None
+            tally = plan_tally(ledger, chosen, campaign, stream, cost)
         finally:
             stream.close()
         # Reports are handed out once: one process at a time fetches them (an apply holds the same lock).
@@ -64,7 +67,15 @@ def report_one(campaign_file: Path, wait: str, target: str | None) -> None:
                         )
 
                 stored, pending = asyncio.run(fetch())
-            written = write_summary(ledger, loaded, chosen, bulk, skipped=tally.skipped, never_sent=tally.never_sent)
+            written = write_summary(
+                ledger,
+                loaded,
+                chosen,
+                bulk,
+                skipped=tally.skipped,
+                never_sent=tally.never_sent,
+                estimate=tally.estimate,
+            )
     finally:
         ledger.close()
     click.echo(f"Stored {stored} new report(s); {pending} message(s) still without a final report.")

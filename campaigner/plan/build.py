@@ -17,6 +17,7 @@ from campaigner.content.sms import SmsMeasure
 from campaigner.content.templates import SandboxLimitError, compile_content
 from campaigner.errors import InputError, InputErrors
 from campaigner.plan import ids
+from campaigner.plan.cost import CostEstimate, CostEstimator
 from campaigner.plan.digest import DigestBuilder, PlanDigest
 from campaigner.recipients.reader import SKIP_REASONS, Recipient, Skip, open_recipients
 
@@ -149,6 +150,8 @@ class PlanStats:
     line_type: str | None = None
     samples: list[Sample] = field(default_factory=list)
     distinct_payloads_seen: int = 0
+    cost: CostEstimate | None = None  # of the messages to send, when the campaign declares pricing
+    cost_campaign: CostEstimate | None = None  # of every planned message, already sent included
 
     def skip(self, item: Skip) -> None:
         self.skipped[item.reason] += 1
@@ -385,10 +388,15 @@ def build_plan(
     stats.line_type = spec.line.type if spec.line else None
     stream = MessageStream(loaded, target_id)
     digest = scenario_digest(scenario)
+    pricing = spec.pricing
+    cost = CostEstimator(pricing, spec.scenario.channels) if pricing else None
+    cost_all = CostEstimator(pricing, spec.scenario.channels) if pricing else None
 
-    def on_sent(_m: PlannedMessage) -> None:
+    def on_sent(m: PlannedMessage) -> None:
         stats.rows += 1
         stats.already_sent += 1
+        if cost_all is not None:
+            cost_all.add(m.to, m.payload.sms.parts if m.payload.sms else None)
 
     def to_send() -> Iterator[PlannedMessage]:
         for item in unsent(stream, lookup, on_sent):
@@ -402,6 +410,10 @@ def build_plan(
             stats.to_send += 1
             digest.add(item.message_id, item.payload.hash)
             measure = item.payload.sms
+            if cost is not None and cost_all is not None:
+                parts = measure.parts if measure is not None else None
+                cost.add(item.to, parts)
+                cost_all.add(item.to, parts)
             if measure is not None:
                 stats.sms_encoding[measure.encoding] += 1
                 stats.sms_segments[measure.parts] += 1
@@ -423,6 +435,8 @@ def build_plan(
         raise InputErrors(stream.errors)
     for reason in SKIP_REASONS:
         stats.skipped.setdefault(reason, 0)
+    if cost is not None and cost_all is not None:
+        stats.cost, stats.cost_campaign = cost.result(), cost_all.result()
     return Plan(loaded, target_id, ids.bulk_id(target_id, spec.campaign), scenario, stats, digest.result())
 
 

@@ -111,6 +111,8 @@ def _blocks(plan: Plan, *, show_pii: bool) -> list[str]:
             f"| SMS worst case | {st.sms_worst_case} segments |",
         ]
     content.append(f"| requests | {st.requests} (up to {spec.send.batchSize} per request) |")
+    if st.cost is not None:
+        content.append(f"| estimated cost | {st.cost.text()} |")
     blocks.append("\n".join(content))
     found = warnings(plan)
     if found:
@@ -154,11 +156,10 @@ def render(
     show_pii: bool = False,
     failed: Sequence[Failed] = (),
     removed: Sequence[Gone] = (),
-    costs: Sequence[str] | None = None,
     limit: int = LIMIT,
 ) -> str:
-    """The whole comment; ``costs`` holds the estimated-cost cell of each plan ("—" when it has no prices)."""
-    cells = list(costs) if costs is not None else ["—"] * len(plans)
+    """The whole comment."""
+    cells = [p.stats.cost.cell() if p.stats.cost else "—" for p in plans]
     head = [
         MARKER,
         "## campaigner plan",

@@ -141,6 +141,8 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         f"  requests        {st.requests} (up to {spec.send.batchSize} per request), "
         f"{_duration(st.requests / rate)} at {rate:g}/s"
     )
+    if st.cost is not None:
+        out.append(f"  estimated cost  {st.cost.text()}")
     for w in warnings(plan):
         out.append(f"  warning: {w}")
     if st.samples:
@@ -185,6 +187,7 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "segments": {str(k): v for k, v in sorted(st.sms_segments.items())},
             "worst_case_segments": st.sms_worst_case,
         },
+        "cost": st.cost.to_dict() if st.cost else None,
         "warnings": warnings(plan),
         "samples": [
             {

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from campaigner.errors import OutcomeUnknownError
 from campaigner.ledger.messages import Ledger
 from campaigner.plan.build import PlannedMessage, in_chunks
+from campaigner.plan.cost import CostEstimate, CostEstimator
 from campaigner.recipients.reader import Skip
 from campaigner.summary.outcomes import Summary, SummaryContext, summarize
 
@@ -118,8 +119,15 @@ class Written:
     summary: Summary
 
 
-def plan_tally(ledger: Ledger, target: Target, campaign: str, items: Iterable[PlannedMessage | Skip]) -> PlanTally:
-    """One pass over the plan: the skips by reason, and the messages the ledger has no record of."""
+def plan_tally(
+    ledger: Ledger,
+    target: Target,
+    campaign: str,
+    items: Iterable[PlannedMessage | Skip],
+    cost: CostEstimator | None = None,
+) -> PlanTally:
+    """One pass over the plan: the skips by reason, the messages the ledger has no record of, and (with
+    ``cost``) the cost estimate of every planned message."""
     skipped: dict[str, int] = {}
     never_sent = 0
     for chunk in in_chunks(items):
@@ -128,15 +136,19 @@ def plan_tally(ledger: Ledger, target: Target, campaign: str, items: Iterable[Pl
         for item in chunk:
             if isinstance(item, Skip):
                 skipped[item.reason] = skipped.get(item.reason, 0) + 1
-            elif item.message_id not in states:
+                continue
+            if cost is not None:
+                cost.add(item.to, item.payload.sms.parts if item.payload.sms else None)
+            if item.message_id not in states:
                 never_sent += 1
-    return PlanTally(skipped, never_sent)
+    return PlanTally(skipped, never_sent, cost.result() if cost is not None else None)
 
 
 @dataclass(frozen=True)
 class PlanTally:
     skipped: dict[str, int]  # reason -> rows
     never_sent: int  # planned messages the ledger has no record of
+    estimate: CostEstimate | None = None  # every planned message, when the campaign declares pricing
 
 
 def write_summary(
@@ -147,6 +159,7 @@ def write_summary(
     *,
     skipped: dict[str, int],
     never_sent: int = 0,
+    estimate: CostEstimate | None = None,
 ) -> Written:
     """(Re)write summary.json, summary.md, report.html and messages.csv from the ledger.
 
@@ -164,6 +177,11 @@ def write_summary(
         skipped=skipped,
         never_sent=never_sent,
         description=spec.description,
+        estimate=(
+            {"currency": estimate.currency, "best_case": estimate.best, "worst_case": estimate.worst}
+            if estimate is not None
+            else None
+        ),
     )
     csv_tmp = directory / ".messages.csv.tmp"
     with csv_tmp.open("w", encoding="utf-8", newline="") as fh:

@@ -95,6 +95,8 @@ class SummaryContext:
     never_sent: int = 0  # planned messages the ledger has no record of (the send window closed first)
     skipped: Mapping[str, int] = field(default_factory=dict)  # reason -> rows
     description: str | None = None
+    # the plan's estimate from the campaign's pricing: {"currency", "best_case", "worst_case"} (Decimal)
+    estimate: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +318,7 @@ class Summary:
     latency_exact: bool
     reports_from_logs: int
     messages: int  # outcomes read
+    estimate: Mapping[str, Any] | None = None  # the plan's cost estimate, beside ``cost``
 
     def to_dict(self) -> dict[str, Any]:
         """summary.json as a dict: the keys of SPEC section 7, plus format_version, rejected_reasons and
@@ -331,6 +334,11 @@ class Summary:
             "failover": dict(self.failover),
             "errors": dict(self.errors),
             "cost": {currency: float(total) for currency, total in self.cost.items()},
+            "cost_estimate": (
+                {k: (float(v) if isinstance(v, Decimal) else v) for k, v in self.estimate.items()}
+                if self.estimate
+                else None
+            ),
             "latency_seconds": {"p50": self.latency_p50, "p95": self.latency_p95},
             "rejected_reasons": dict(self.rejected_reasons),
             "reports_from_logs": self.reports_from_logs,
@@ -436,6 +444,7 @@ class SummaryBuilder:
             latency_exact=self.latency.exact,
             reports_from_logs=self.reports_from_logs,
             messages=self.messages,
+            estimate=ctx.estimate,
         )
 
 

@@ -78,6 +78,16 @@ def headline(summary: Summary, *, markdown: bool = False) -> str:
     return line
 
 
+def estimate_line(summary: Summary) -> str:
+    """``Estimated cost (plan): EUR 0.08 to 0.16; actual: 0.21 EUR.``"""
+    est = summary.estimate or {}
+    currency = _md(str(est.get("currency", "")), 12)
+    best, worst = format_money(Decimal(est["best_case"])), format_money(Decimal(est["worst_case"]))
+    span = best if best == worst else f"{best} (best case) to {worst} (worst case)"
+    actual = ", ".join(f"{format_money(v)} {_md(c, 12)}" for c, v in summary.cost.items()) or "none reported yet"
+    return f"Estimated cost (plan): {currency} {span}; actual: {actual}."
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
@@ -137,6 +147,8 @@ def render_markdown(summary: Summary) -> str:
     if s.cost:
         cost_rows = [(_md(c, 12), format_money(v)) for c, v in list(s.cost.items())[:10]]
         out += _table(("Currency", "Cost"), cost_rows)
+    if s.estimate:
+        out += [estimate_line(s), ""]
     if s.latency_reports:
         approx = "" if s.latency_exact else ", within 0.5 %"
         out += [

@@ -48,7 +48,7 @@ def test_touched_follows_the_files_a_campaign_reads(workdir: Path) -> None:
         return input_files(loaded.spec.recipients, loaded.base_dir)  # type: ignore[attr-defined]
 
     opt_outs = (workdir / "campaigns/recipients/opt-outs.csv").resolve()
-    assert [e.name for e in touched(entries, {opt_outs}, reads)] == ["spring-sale-2026"]
+    assert [e.name for e in touched(entries, {opt_outs}, reads)] == ["new-collection-2026", "spring-sale-2026"]
     image = (workdir / "campaigns/new-collection-image.yaml").resolve()
     assert [e.name for e in touched(entries, {image}, reads)] == ["new-collection-2026"]
     assert touched(entries, set(), reads) == []

@@ -226,7 +226,8 @@ def test_summary_json_has_exactly_the_spec_keys_and_is_deterministic() -> None:
     spec = ["campaign", "target", "bulkId", "recipients", "final", "channels", "failover", "errors", "cost"]
     spec.append("latency_seconds")
     assert [k for k in data if k in spec] == spec
-    assert set(data) - set(spec) == {"format_version", "rejected_reasons", "reports_from_logs"}
+    assert set(data) - set(spec) == {"format_version", "rejected_reasons", "reports_from_logs", "cost_estimate"}
+    assert data["cost_estimate"] is None  # the plan's estimate, when the campaign declares pricing
     assert list(data["recipients"]) == ["planned", "sent", "rejected", "unknown", "skipped"]
     assert data["recipients"]["skipped"] == {"duplicate": 5, "invalid phone number": 2}
     assert list(data["final"]) == ["delivered", "undeliverable", "expired", "rejected", "pending"]
