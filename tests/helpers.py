@@ -17,3 +17,44 @@ class Quiet:
     def sent(self, accepted: int, rejected: int, unknown: int) -> None: ...
 
     def done_sending(self) -> None: ...
+
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.invalid",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def git(cwd: object, *args: str) -> str:
+    """Run git in ``cwd`` with a fixed identity and no user configuration; its stdout."""
+    import os
+    import subprocess
+
+    env = {**os.environ, **GIT_ENV, "HOME": str(cwd), "GIT_CONFIG_GLOBAL": os.devnull}
+    done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True, env=env)
+    return done.stdout
+
+
+def three_campaigns(root: object) -> None:
+    """campaigns/a, b, c.yaml under ``root``, each with its own CSV, sharing one exclude list; committed on main."""
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    base = Path(str(root))
+    example = (repo / "campaigns" / "spring-sale-2026.yaml").read_text(encoding="utf-8")
+    (base / "campaigns" / "recipients").mkdir(parents=True)
+    shutil.copy(repo / "campaigns/recipients/opt-outs.csv", base / "campaigns/recipients/opt-outs.csv")
+    for name in ("a", "b", "c"):
+        shutil.copy(repo / "campaigns/recipients/loyalty.csv", base / f"campaigns/recipients/{name}.csv")
+        text = example.replace("campaign: spring-sale-2026", f"campaign: camp-{name}")
+        text = text.replace("recipients/loyalty.csv", f"recipients/{name}.csv")
+        text = text.replace("dir: reports/spring-sale-2026", f"dir: reports/camp-{name}")
+        (base / "campaigns" / f"{name}.yaml").write_text(text, encoding="utf-8")
+    (base / ".gitignore").write_text(".campaigner/\ncampaigns/reports/\n", encoding="utf-8")
+    git(base, "init", "-q", "-b", "main")
+    git(base, "add", "-A")
+    git(base, "commit", "-qm", "three campaigns")

@@ -4,52 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import git, three_campaigns
 
 from campaigner.errors import CampaignerError
 from campaigner.git.changes import changed_since
-
-REPO = Path(__file__).resolve().parents[2]
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.invalid",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.invalid",
-}
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**GIT_ENV, "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
-    )
-    return done.stdout
-
-
-def three_campaigns(root: Path) -> None:
-    """campaigns/a, b, c: each with its own CSV, sharing one exclude list; committed."""
-    example = (REPO / "campaigns" / "spring-sale-2026.yaml").read_text(encoding="utf-8")
-    (root / "campaigns" / "recipients").mkdir(parents=True)
-    shutil.copy(REPO / "campaigns" / "recipients" / "opt-outs.csv", root / "campaigns" / "recipients" / "opt-outs.csv")
-    for name in ("a", "b", "c"):
-        shutil.copy(
-            REPO / "campaigns" / "recipients" / "loyalty.csv", root / "campaigns" / "recipients" / f"{name}.csv"
-        )
-        text = example.replace("campaign: spring-sale-2026", f"campaign: camp-{name}").replace(
-            "recipients/loyalty.csv", f"recipients/{name}.csv"
-        )
-        (root / "campaigns" / f"{name}.yaml").write_text(text, encoding="utf-8")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "three campaigns")
 
 
 @pytest.fixture
