@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import git, three_campaigns
 from ruamel.yaml import YAML
 
 from campaigner.sandbox.server import SandboxServer
-from helpers import git, three_campaigns
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "github-actions"
 BIN = Path(sys.executable).parent
