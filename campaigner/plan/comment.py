@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from campaigner.campaign.spec import CAMPAIGN_ID
 from campaigner.plan.build import Plan
 from campaigner.plan.views import REASON_TEXT, first_rows, sample_lines, warnings
 from campaigner.recipients.reader import SKIP_REASONS
@@ -28,6 +29,7 @@ LIMIT = 60_000  # bytes: a GitHub comment holds 65,536 characters
 CUT_RESERVE = 300  # bytes kept per campaign for the line that says its details were cut
 _SPECIAL = re.compile(r"([\\`*_\[\]<>()#!|~&:{}])")
 _BACKTICKS = re.compile(r"`+")
+_CAMPAIGN_ID = re.compile(CAMPAIGN_ID)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,11 @@ def _fit(blocks: Sequence[str], budget: int, name: str) -> str:
     return "\n\n".join(kept)
 
 
+def _name(text: str) -> str:
+    """A campaign id as code; anything else (a file name, an old file's id) escaped."""
+    return f"`{text}`" if _CAMPAIGN_ID.match(text) else escape(text)
+
+
 def render(
     plans: Sequence[Plan],
     *,
@@ -158,8 +165,25 @@ def render(
     removed: Sequence[Gone] = (),
     limit: int = LIMIT,
 ) -> str:
-    """The whole comment."""
-    cells = [p.stats.cost.cell() if p.stats.cost else "—" for p in plans]
+    """The whole comment, under ``limit`` bytes.
+
+    Past about a hundred campaigns not even the table, digests and ``Plan:`` lines of all of them fit:
+    then the details go first, and then the campaigns past what fits, with a line saying how many (an
+    apply with ``--require-digest`` refuses those, since their digest is not in the comment).
+    """
+    budget = limit - 1024  # a margin for separators and the lines that say what was left out
+    # Each campaign's never-cut lines: its table row, its digest marker, its Plan: line.
+    items: list[tuple[str, str | None, str | None]] = []
+    for plan in plans:
+        name = plan.loaded.spec.campaign
+        marker = f"<!-- {DIGEST_MARKER} {name}={plan.digest.token()} -->" if plan.digest else None
+        cost = plan.stats.cost.cell() if plan.stats.cost else "—"
+        items.append((_row(plan, cost), marker, f"- `{name}`: **{plan.summary_line}**"))
+    for fail in failed:
+        items.append((f"| {_name(fail.name)} | errors: not planned | — | — | — | — | — | — |", None, None))
+    for gone in removed:
+        row = f"| {_name(gone.name or gone.path)} | removed: nothing is recalled | — | — | — | — | — | — |"
+        items.append((row, None, f"- {escape(gone.path)}: removed; nothing is recalled, its ledger record stays"))
     head = [
         MARKER,
         "## campaigner plan",
@@ -169,29 +193,44 @@ def render(
         "| campaign | scenario | to send | already sent | skipped | SMS worst case | estimated cost | digest |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
-    head += [_row(plan, cost) for plan, cost in zip(plans, cells, strict=True)]
-    head += [f"| `{f.name}` | errors: not planned | — | — | — | — | — | — |" for f in failed]
-    head += [f"| `{g.name or '?'}` | removed: nothing is recalled | — | — | — | — | — | — |" for g in removed]
-    tail = [""]
-    for gone in removed:
-        tail.append(f"- {escape(gone.path)}: removed; nothing is recalled, its ledger record stays")
-    tail += [f"<!-- {DIGEST_MARKER} {p.loaded.spec.campaign}={p.digest.token()} -->" for p in plans if p.digest]
-    tail.append("")
-    tail += [f"- `{p.loaded.spec.campaign}`: **{p.summary_line}**" for p in plans]
-    tail += [f"- `{f.name}`: **Errors: not planned.**" for f in failed]
-    tail.append("")
-    sections: list[tuple[str, str, list[str]]] = []  # (opening, name, blocks)
-    for plan in plans:
+    used = _size("\n".join(head)) + 8
+    kept = 0
+    for item in items:
+        size = sum(_size(line) + 1 for line in item if line is not None)
+        if used + size > budget:
+            break
+        used += size
+        kept += 1
+    shown = items[:kept]
+    left_out = len(items) - kept
+    head += [row for row, _, _ in shown]
+    if not items:
+        head += ["", "No campaign to plan: no campaign file, and no file a campaign reads, changed."]
+    if left_out:
+        head += [
+            "",
+            f"_{left_out} more campaign{'s' if left_out != 1 else ''} left out: this comment would pass 60 KB. "
+            "The job log has the whole plan; an apply refuses a campaign whose digest is not here._",
+        ]
+    tail = ["", *(marker for _, marker, _ in shown if marker), "", *(line for _, _, line in shown if line), ""]
+    for fail in failed[: max(0, kept - len(plans))]:
+        tail.insert(-1, f"- {_name(fail.name)}: **Errors: not planned.**")
+    sections: list[tuple[str, str, list[str]]] = []  # (opening, name, blocks), for the campaigns shown
+    for plan in plans[:kept]:
         name = plan.loaded.spec.campaign
         opening = f"<details><summary>{name}: {plan.summary_line}</summary>"
         sections.append((opening, name, _blocks(plan, show_pii=show_pii)))
-    for fail in failed:
-        opening = f"<details><summary>{fail.name}: errors, not planned</summary>"
-        sections.append((opening, fail.name, [code_block(list(fail.lines))]))
+    for fail in failed[: max(0, kept - len(plans))]:
+        opening = f"<details><summary>{escape(fail.name)}: errors, not planned</summary>"
+        sections.append((opening, escape(fail.name), [code_block(list(fail.lines))]))
     frame = "\n\n</details>\n"  # closes every section, never cut
     fixed = _size("\n".join(head)) + _size("\n".join(tail)) + 4
-    fixed += sum(_size(opening) + _size(frame) + 4 + CUT_RESERVE for opening, _, _ in sections)
-    left = max(0, limit - 512 - fixed)  # a margin for separators
+    frames = sum(_size(opening) + _size(frame) + 4 + CUT_RESERVE for opening, _, _ in sections)
+    if sections and fixed + frames + 64 * len(sections) > budget:
+        sections, frames = [], 0
+        head += ["", "_The details of each campaign are left out to keep this comment under 60 KB; see the job log._"]
+        fixed += 120
+    left = max(0, budget - fixed - frames)
     bodies: list[str] = []
     for i, (_, name, blocks) in enumerate(sections):
         share = left // (len(sections) - i)  # what the campaigns before left unused goes to the next

@@ -91,6 +91,26 @@ def test_fifty_campaigns_of_ten_thousand_fit_and_keep_every_plan_line(tmp_path: 
     assert html.count("</details>") == 51
 
 
+def test_hundreds_of_campaigns_still_fit_and_say_what_was_left_out(tmp_path: Path) -> None:
+    plan = _plan(_campaign(tmp_path / "small", "small", 20))
+    plans = []
+    for i in range(400):
+        spec = plan.loaded.spec.model_copy(update={"campaign": f"c-{i:03d}-" + "y" * 50})
+        loaded = plan.loaded.__class__(spec, plan.loaded.path, plan.loaded.sha256, plan.loaded.tree)
+        plans.append(Plan(loaded, plan.target_id, plan.bulk_id, plan.scenario, plan.stats, plan.digest))
+    text = render(plans, target_line="Target: Infobip https://api.example")
+    assert len(text.encode("utf-8")) < LIMIT
+    assert "<details>" not in text
+    assert "_The details of each campaign are left out to keep this comment under 60 KB; see the job log._" in text
+    shown = text.count("<!-- campaigner-digest ")
+    assert 50 < shown < 400
+    assert text.count("**Plan: 20 messages to send") == shown  # every campaign shown has all its lines
+    assert f"_{400 - shown} more campaigns left out: this comment would pass 60 KB." in text
+    assert render([], target_line="T").endswith(
+        "No campaign to plan: no campaign file, and no file a campaign reads, changed.\n\n\n"
+    )
+
+
 def test_csv_text_renders_as_code_only(tmp_path: Path) -> None:
     plan = _plan(_campaign(tmp_path / "evil", "evil", 3))
     text = render([plan], target_line="Target: embedded sandbox; nothing leaves this machine", show_pii=False)
