@@ -102,6 +102,8 @@ def for_each_campaign(
     selection = select(paths, changed_since=changed_since, saved_plans=saved_plans)
     if check is not None:
         check({_campaign_id(entry) for entry in selection.entries})
+    if changed_since is not None and not selection.entries and not selection.removed:
+        click.echo(f"No campaign changed since {changed_since}: neither a campaign file nor a file one reads.")
     for removed in selection.removed:
         click.echo(removed.line())
     worst = 0

@@ -44,6 +44,11 @@ def test_only_the_changed_campaign_is_planned_and_the_deleted_one_listed(repo: P
     same = cli("plan", "campaigns", "--changed-since", "HEAD", "--detailed-exitcode")
     assert same.code == 0, same.err
     assert same.out.endswith("\nCampaigns: 0 campaigns planned (0 with changes).\n")
+    nothing = cli("apply", "campaigns", "--changed-since", "HEAD")
+    assert (nothing.code, nothing.out) == (
+        0,
+        "No campaign changed since HEAD: neither a campaign file nor a file one reads.\n",
+    )
     # apply over the same selection sends camp-a only
     applied = cli("apply", "campaigns", "--changed-since", "HEAD~1", "--no-wait")
     assert applied.code == 0, applied.err
