@@ -244,7 +244,7 @@ def apply_one(
     from campaigner.plan import views as planview
     from campaigner.plan.build import MessageStream, build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
-    from campaigner.plan.saved import read_plan
+    from campaigner.plan.saved import input_hashes, read_plan
     from campaigner.sending.target import choose_target, connect, state_path
 
     saved = None
@@ -270,6 +270,8 @@ def apply_one(
         with connect(chosen) as conn:
             click.echo(conn.description + "\n")
             change = lookup_scenario(conn, loaded, ledger)
+            # With a reviewed digest, the inputs must not move between the check and the send.
+            pinned = input_hashes(loaded) if saved is None and campaign in (expected or {}) else None
             if saved is None:
                 plan = build_plan(
                     loaded, target_id=chosen.id, scenario=change, lookup=sent_lookup(ledger, chosen, campaign)
@@ -299,6 +301,11 @@ def apply_one(
                     # Looked up before the lock: an apply that held it meanwhile may have created or
                     # updated the scenario already; look again so that it is not created twice.
                     change = lookup_scenario(conn, loaded, ledger)
+                if pinned is not None and input_hashes(loaded) != pinned:
+                    raise CampaignerError(
+                        f"error: {campaign}: an input file changed while apply checked the reviewed digest; "
+                        "nothing was sent (run apply again: the digest check will tell what differs)"
+                    )
                 counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
                 from campaigner.sending.reports import plan_tally, write_summary
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from campaigner.sandbox.server import SandboxServer
 
@@ -118,3 +119,26 @@ def test_a_saved_plan_checks_its_digest_from_its_lines(workdir: Path, cli: Any) 
     assert "the plan no longer matches the reviewed one" in stale.err
     ok = cli("apply", "reviewed.plan", "--no-wait", "--expect-digest", f"spring-sale-2026={digest}")
     assert ok.code == 0, ok.err
+
+
+def test_an_input_changed_after_the_digest_check_sends_nothing(
+    workdir: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import campaigner.commands.apply as apply_command
+
+    digest = json.loads(cli("plan", SPRING, "--format", "json").out)["digest"]
+    confirm = apply_command._confirm
+
+    def confirm_then_edit(*args: Any) -> None:  # runs after the digest check, before the lock is taken
+        confirm(*args)
+        with (workdir / "campaigns/recipients/loyalty.csv").open("a", encoding="utf-8") as fh:
+            fh.write("Zed,+385 91 555 0199,,10,gold\n")
+
+    monkeypatch.setattr(apply_command, "_confirm", confirm_then_edit)
+    result = cli("apply", SPRING, "--no-wait", "--expect-digest", f"spring-sale-2026={digest}")
+    assert result.code == 1
+    assert result.err == (
+        "error: spring-sale-2026: an input file changed while apply checked the reviewed digest; nothing was sent "
+        "(run apply again: the digest check will tell what differs)\n"
+    )
+    assert _sandbox_receipts(workdir) == 0
