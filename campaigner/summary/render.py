@@ -78,13 +78,14 @@ def headline(summary: Summary, *, markdown: bool = False) -> str:
     return line
 
 
-def estimate_line(summary: Summary) -> str:
-    """``Estimated cost (plan): EUR 0.08 to 0.16; actual: 0.21 EUR.``"""
+def estimate_line(summary: Summary, *, markdown: bool = True) -> str:
+    """``Estimated cost (plan): EUR 0.08 (best case) to 0.16 (worst case); actual: 0.21 EUR.``"""
     est = summary.estimate or {}
-    currency = _md(str(est.get("currency", "")), 12)
+    esc = _md if markdown else _clip
+    currency = esc(str(est.get("currency", "")), 12)
     best, worst = format_money(Decimal(est["best_case"])), format_money(Decimal(est["worst_case"]))
     span = best if best == worst else f"{best} (best case) to {worst} (worst case)"
-    actual = ", ".join(f"{format_money(v)} {_md(c, 12)}" for c, v in summary.cost.items()) or "none reported yet"
+    actual = ", ".join(f"{format_money(v)} {esc(c, 12)}" for c, v in summary.cost.items()) or "none reported yet"
     return f"Estimated cost (plan): {currency} {span}; actual: {actual}."
 
 
@@ -228,6 +229,7 @@ def render_html(summary: Summary) -> str:
         errors=errors[:50],
         reasons=[(_clip(k, 300), n) for k, n in list(s.rejected_reasons.items())[:50]],
         cost=[(_clip(c, 12), format_money(v)) for c, v in list(s.cost.items())[:50]],
+        estimate=estimate_line(s, markdown=False) if s.estimate else "",
         p50=format_seconds(s.latency_p50),
         p95=format_seconds(s.latency_p95),
         bars=bars,
@@ -358,6 +360,7 @@ status only, no error details.</p>
 {% else %}
 <p class="muted">No price in the delivery reports yet.</p>
 {% endif %}
+{% if estimate %}<p>{{ estimate }}</p>{% endif %}
 
 <h2>Latency</h2>
 {% if s.latency_reports %}

@@ -57,6 +57,8 @@ def test_plan_and_summary_show_the_estimate(workdir: Path, cli: Any) -> None:
     assert line.startswith("Estimated cost (plan): EUR 0.102 (best case) to 0.1506 (worst case); actual: ")
     summary_dir = workdir / "campaigns" / "reports" / "spring-sale-2026"
     assert line in (summary_dir / "summary.md").read_text(encoding="utf-8")
+    html = (summary_dir / "report.html").read_text(encoding="utf-8")
+    assert "<p>Estimated cost (plan): EUR 0.102 (best case) to 0.1506 (worst case); actual: " in html
     summary = json.loads((summary_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["cost_estimate"] == {"currency": "EUR", "best_case": 0.102, "worst_case": 0.1506}
     # report rewrites the summary and keeps the estimate (of every planned message, sent ones included)
