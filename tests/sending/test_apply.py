@@ -485,13 +485,13 @@ def test_report_is_refused_while_an_apply_holds_the_lock(workdir: Path, cli: Any
 
 
 def test_adoption_reads_the_logs_again_after_the_settle_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The logs show an earlier run (m0); its last request (m1) reaches them only a moment later. Adoption
-    # waits the settle time and reads again, so m1 is adopted too instead of being sent a second time.
+    # The logs show an earlier run (m0); a moment later they show more (m1): that run is still sending,
+    # from another ledger (#10): refuse and adopt nothing. Once the logs stand still, adopt them all.
     import asyncio
 
     from campaigner.ledger.messages import Ledger
     from campaigner.omni.client import ApiKeyAuth, ClientConfig, OmniClient
-    from campaigner.sending.doubts import adopt_from_logs
+    from campaigner.sending.doubts import AnotherRunError, adopt_from_logs
     from campaigner.sending.job import Job
     from campaigner.sending.target import Target
 
@@ -513,7 +513,16 @@ def test_adoption_reads_the_logs_again_after_the_settle_time(tmp_path: Path, mon
             return await adopt_from_logs(client, ledger, job, Quiet())
 
     with Ledger(tmp_path / "state.db") as ledger:
+        with pytest.raises(AnotherRunError) as info:
+            asyncio.run(adopt(ledger))
+        assert str(info.value) == (
+            "error: another apply of campaign c is sending to sandbox right now from another ledger (the provider's "
+            "logs grew from 1 to 2 of its messages in 0.3 s); nothing was sent: let that run finish, and share one "
+            "ledger between runs (CAMPAIGNER_STATE=postgresql://...)"
+        )
+        assert ledger.states("sandbox", "c", ["m0", "m1"]) == {}
+        assert len(reads) == 2 and reads[1] - reads[0] >= 0.25
         assert asyncio.run(adopt(ledger)) == 2
         assert ledger.states("sandbox", "c", ["m0", "m1"]) == {"m0": "accepted", "m1": "accepted"}
         assert ledger.reports_state("sandbox", "c") == "lost"  # their reports may have gone to that run
-    assert len(reads) == 2 and reads[1] - reads[0] >= 0.25
+    assert len(reads) == 4
