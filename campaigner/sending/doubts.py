@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from campaigner.omni.client import OmniClient
     from campaigner.sending.job import Job, Progress, SendCounts
 
+
 class AnotherRunError(CampaignerError):
     """The provider's logs of a campaign this ledger does not know grew while we waited: someone sends it now."""
 

@@ -147,12 +147,12 @@ def faulty_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
         server.stop()
 
 
-def _env(workdir: Path, server: SandboxServer) -> dict[str, str]:
+def _env(workdir: Path, server: SandboxServer, state: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
     env.update(
         INFOBIP_BASE_URL=server.url,
         INFOBIP_API_KEY="sandbox",
-        CAMPAIGNER_STATE=str(workdir / ".campaigner/state.db"),
+        CAMPAIGNER_STATE=state or str(workdir / ".campaigner/state.db"),
         CAMPAIGNER_READ_TIMEOUT="1",
         CAMPAIGNER_SETTLE_SECONDS="0.3",
         NO_COLOR="1",
@@ -184,13 +184,16 @@ def _received(server: SandboxServer) -> dict[str, int]:
     return {m["messageId"]: m["received"] for m in messages}
 
 
-def test_kill_9_at_random_moments_never_sends_twice(workdir: Path, faulty_sandbox: SandboxServer) -> None:
+def test_kill_9_at_random_moments_never_sends_twice(
+    workdir: Path, faulty_sandbox: SandboxServer, ledger_location: str
+) -> None:
+    # on both ledgers (#10): killed 6 times under the SPEC's fault mix, re-run each time
     rows = 2000
     # Identical payloads in requests of 5: 400 requests, so the 5% of 429s (each pausing every worker
     # for its Retry-After) keep the test short; tests/benchmarks/bench_kill.py runs the full-size version.
     write_recipients(workdir / "many.csv", rows, identical=True)
     campaign = write_campaign(workdir, "many.csv", campaign="kill-test", personalized=False, rate="2000/s", batch=5)
-    env = _env(workdir, faulty_sandbox)
+    env = _env(workdir, faulty_sandbox, ledger_location)
     plan = subprocess.run(
         [sys.executable, "-m", "campaigner", "plan", str(campaign), "--out", "kill.plan"],
         cwd=workdir,
@@ -203,7 +206,7 @@ def test_kill_9_at_random_moments_never_sends_twice(workdir: Path, faulty_sandbo
     expected = _plan_ids(workdir / "kill.plan")
     assert len(expected) == rows
     rng = random.Random(5)
-    for _ in range(4):
+    for _ in range(6):
         proc = _apply_process(workdir, campaign, env)
         time.sleep(rng.uniform(0.5, 2.5))
         proc.send_signal(signal.SIGKILL)
@@ -220,11 +223,11 @@ def test_kill_9_at_random_moments_never_sends_twice(workdir: Path, faulty_sandbo
     assert set(received) == expected
 
 
-def test_two_applies_at_once_one_refuses(workdir: Path, tmp_path: Path) -> None:
+def test_two_applies_at_once_one_refuses(workdir: Path, tmp_path: Path, ledger_location: str) -> None:
     with SandboxServer(db_path=tmp_path / "both.db") as server:
         write_recipients(workdir / "both.csv", 300)
         campaign = write_campaign(workdir, "both.csv", campaign="both-test", rate="200/s", batch=1)
-        env = _env(workdir, server)
+        env = _env(workdir, server, ledger_location)
         first = _apply_process(workdir, campaign, env)
         second = _apply_process(workdir, campaign, env)
         codes = sorted(p.wait(timeout=120) for p in (first, second))
