@@ -20,13 +20,25 @@ import os
 import socket
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Final
+from contextlib import AbstractContextManager
+from typing import Any, Final, Protocol
 
 from campaigner.errors import CampaignerError, LockedError
 from campaigner.ledger.lock import SETTLE_SECONDS, LockHolder
 
-if TYPE_CHECKING:
-    from campaigner.ledger.postgres import PostgresStore
+
+class PostgresStore(Protocol):
+    """What the lock needs of :class:`campaigner.ledger.postgres.PostgresStore`."""
+
+    @property
+    def connection(self) -> Any: ...
+
+    @property
+    def usable(self) -> bool:
+        """The connection is open and not broken."""
+        ...
+
+    def guard(self) -> AbstractContextManager[None]: ...
 
 
 def lock_key(target: str, campaign: str) -> int:
@@ -118,9 +130,9 @@ class PgCampaignLock:
         if not self._held:
             return
         self._held = False
-        conn = self.store._conn
-        if conn is None or conn.broken or conn.closed:
+        if not self.store.usable:
             return  # the server released the lock with the session
+        conn = self.store.connection
         try:
             with self.store.guard():
                 conn.execute(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from typing import Any, Final
 
@@ -26,6 +26,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from campaigner.errors import CampaignerError
 from campaigner.ledger.database import _MIGRATIONS, SCHEMA_VERSION
 from campaigner.ledger.location import mask_url
+from campaigner.ledger.lock import LockHolder
+from campaigner.ledger.pglock import PgCampaignLock, force_unlock
 from campaigner.ledger.store import Cursor, Params
 
 log = logging.getLogger("campaigner")
@@ -231,19 +233,20 @@ class PostgresStore:
 
     # -- the apply lock -----------------------------------------------------------------------------
 
-    def lock(self, target: str, campaign: str, *, command: str) -> Any:
-        from campaigner.ledger.pglock import PgCampaignLock
-
+    def lock(self, target: str, campaign: str, *, command: str) -> PgCampaignLock:
         return PgCampaignLock(self, target, campaign, command=command)
 
-    def force_unlock(self, target: str, campaign: str) -> Any:
-        from campaigner.ledger.pglock import force_unlock
-
+    def force_unlock(self, target: str, campaign: str) -> LockHolder | None:
         return force_unlock(self, target, campaign)
 
-    def guard(self) -> Any:
+    def guard(self) -> AbstractContextManager[None]:
         """Translate psycopg errors into one-line errors naming the (masked) URL (for the lock)."""
         return self._guard()
+
+    @property
+    def usable(self) -> bool:
+        conn = self._conn
+        return conn is not None and not conn.broken and not conn.closed
 
 
 def conninfo_password(url: str) -> str:
