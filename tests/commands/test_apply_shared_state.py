@@ -144,6 +144,11 @@ def test_after_49_hours_a_fresh_ci_runner_refuses_and_a_shared_ledger_says_no_ch
     assert "No changes." in shared.out
     assert "Nothing new was sent." in shared.out
     assert set(_received(provider_env).values()) == {1}
+    status = cli("status", EXAMPLE, "--state", postgres_url)
+    assert status.code == 0, status.err
+    masked = postgres_url.replace("postgres:@", "postgres:***@")
+    assert status.out.splitlines()[0] == f"Target: {provider_env.url} (ledger {masked}; nothing contacted)"
+    assert "  messages: planned 0, sending 0, accepted 15, rejected 0, unknown 0, total 15, adopted 0" in status.out
 
 
 def test_plan_on_a_fresh_ledger_counts_what_the_provider_has(
