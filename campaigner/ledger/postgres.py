@@ -44,6 +44,9 @@ CONNECT_DEFAULTS: Final = {
     "keepalives_interval": "5",
     "keepalives_count": "3",
 }
+SERVER_KEEPALIVES: Final = (
+    b"SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
+)
 _EXTRA_DDL: Final = (
     """CREATE TABLE IF NOT EXISTS locks (
         target TEXT NOT NULL, campaign TEXT NOT NULL, backend_pid INTEGER NOT NULL, pid INTEGER NOT NULL,
@@ -138,7 +141,10 @@ class PostgresStore:
             if exists is None and not create:
                 self.empty = True
                 return
-            conn.execute(f"SET search_path TO {SCHEMA}")
+            conn.execute(f"SET search_path TO {SCHEMA}".encode())
+            # the server's side of the keepalives: a runner cut off from the network loses its session, and
+            # its apply lock, within ~25 s instead of the kernel's two hours (ignored on a Unix socket)
+            conn.execute(SERVER_KEEPALIVES)
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", WRITE_LOCK)
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
