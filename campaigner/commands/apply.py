@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, target_option
+from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, state_option, target_option
 from campaigner.commands.selection import changed_since_option, for_each_campaign
 from campaigner.errors import CampaignerError
 
@@ -162,7 +162,13 @@ def _window(loaded: LoadedCampaign) -> None:
 )
 @click.option("--require-digest", is_flag=True, help="Refuse every campaign that no --expect-digest names.")
 @changed_since_option
+@click.option(
+    "--new-ledger",
+    is_flag=True,
+    help="In CI, accept a ledger file this run creates (the campaign was never sent: the logs keep 48 hours).",
+)
 @target_option
+@state_option
 def command(
     sources: tuple[str, ...],
     auto_approve: bool,
@@ -171,8 +177,10 @@ def command(
     show_pii: bool,
     expect_digest: tuple[str, ...],
     require_digest: bool,
+    new_ledger: bool,
     changed_since: str | None,
     target: str | None,
+    state: str | None,
 ) -> None:
     """Apply campaign files, folders of them, or saved plans: each on its own, in turn.
 
@@ -182,7 +190,9 @@ def command(
     for_each_campaign(
         sources,
         changed_since,
-        lambda path: apply_one(path, auto_approve, wait, no_wait, show_pii, target, expected, require_digest),
+        lambda path: apply_one(
+            path, auto_approve, wait, no_wait, show_pii, new_ledger, target, state, expected, require_digest
+        ),
         saved_plans=True,
         check=lambda names: unknown_digest_names(expected, names),
     )
@@ -233,19 +243,21 @@ def apply_one(
     wait: str | None,
     no_wait: bool,
     show_pii: bool,
+    new_ledger: bool,
     target: str | None,
+    state: str | None,
     expected: dict[str, PlanDigest] | None = None,
     require_digest: bool = False,
 ) -> None:
     """Apply CAMPAIGN.yaml, or a saved plan: ensure the scenario, send each message once, report."""
     from campaigner.campaign.load import load_campaign
     from campaigner.campaign.spec import parse_duration
-    from campaigner.ledger.lock import CampaignLock
     from campaigner.plan import views as planview
     from campaigner.plan.build import MessageStream, build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.plan.saved import input_hashes, read_plan
-    from campaigner.sending.target import choose_target, connect, state_path
+    from campaigner.sending.horizon import refuse_fresh_runner
+    from campaigner.sending.target import choose_target, connect, state_location
 
     saved = None
     if source.suffix.lower() in (".yaml", ".yml"):
@@ -264,10 +276,12 @@ def apply_one(
     _window(loaded)
     campaign = loaded.spec.campaign
     bulk = make_bulk_id(chosen.id, campaign)
-    ledger = open_ledger(chosen, create=True)
+    location = state_location(given=state)
+    refuse_fresh_runner(location, location.exists(), chosen, os.environ, new_ledger=new_ledger)
+    ledger = open_ledger(chosen, create=True, state=state)
     assert ledger is not None
     try:
-        with connect(chosen) as conn:
+        with connect(chosen, state=location) as conn:
             click.echo(conn.description + "\n")
             change = lookup_scenario(conn, loaded, ledger)
             # With a reviewed digest, the inputs must not move between the check and the send.
@@ -296,7 +310,7 @@ def apply_one(
             check_digest(campaign, digest, (expected or {}).get(campaign), require_digest)
             _confirm(conn, auto_approve, saved is not None)
             command_line = "campaigner apply " + str(source)
-            with CampaignLock(state_path().parent, chosen.id, campaign, command=command_line):
+            with ledger.lock(chosen.id, campaign, command=command_line):
                 if change.action != "none":
                     # Looked up before the lock: an apply that held it meanwhile may have created or
                     # updated the scenario already; look again so that it is not created twice.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from campaigner.commands.common import (
     lookup_scenario,
     open_ledger,
     sent_lookup,
+    state_option,
     target_option,
 )
 from campaigner.commands.selection import Selection, changed_since_option, echo_problems, select
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from campaigner.plan.build import Plan
     from campaigner.sending.target import Connection, Target
 
+SentLookup = Callable[[Sequence[str]], dict[str, str]]
+
 
 @click.command("plan")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when something would.")
 @changed_since_option
 @target_option
+@state_option
 def command(
     paths: tuple[str, ...],
     fmt: str,
@@ -42,6 +47,7 @@ def command(
     detailed_exitcode: bool,
     changed_since: str | None,
     target: str | None,
+    state: str | None,
 ) -> None:
     """Show what `apply` would send for the campaign files and folders PATHS (default: campaigns/).
 
@@ -49,25 +55,29 @@ def command(
     the worst of them (1 for errors; 2 for changes with --detailed-exitcode).
     """
     from campaigner.plan import views as planview
-    from campaigner.sending.target import choose_target, connect
+    from campaigner.sending.target import choose_target, connect, state_location
 
     selection = select(paths, changed_since=changed_since)
     if out is not None and (selection.several or len(selection.entries) != 1):
         raise CampaignerError("error: --out saves the plan of one campaign; name one campaign file")
     chosen = choose_target(target)
     plans: dict[int, Plan] = {}
+    upper_bounds: dict[int, str] = {}  # campaigns the ledger does not know whose logs could not be read
     if any(entry.ok for entry in selection.entries):
-        ledger = open_ledger(chosen, create=False)
+        ledger = open_ledger(chosen, create=False, state=state)
         try:
-            with connect(chosen) as conn:
+            with connect(chosen, state=state_location(given=state)) as conn:
                 for i, entry in enumerate(selection.entries):
                     if not entry.ok:
                         continue
                     assert entry.loaded is not None
                     try:
-                        plans[i] = _plan_one(conn, chosen, ledger, entry.loaded, out)
+                        plans[i], upper = _plan_one(conn, chosen, ledger, entry.loaded, out)
                     except CampaignerError as exc:
                         entry.errors.extend(exc.lines())
+                        continue
+                    if upper is not None:
+                        upper_bounds[i] = upper
         finally:
             if ledger is not None:
                 ledger.close()
@@ -108,6 +118,13 @@ def command(
         for removed in selection.removed:
             click.echo(removed.line())
         click.echo(_tally(len(plans), sum(p.has_changes for p in plans.values()), len(failed), len(selection.removed)))
+    for i, reason in upper_bounds.items():
+        which = "this campaign" if not selection.several else f"{selection.entries[i].name}"
+        click.echo(
+            f"Note: the ledger has no record of {which} and the provider's logs could not be read "
+            f"({reason}): the count to send is an upper bound.",
+            err=fmt != "text",
+        )
     if out is not None and plans:
         click.echo(f"Saved the plan to {out}; apply it with `campaigner apply {out}`.", err=True)
     if failed:
@@ -148,15 +165,19 @@ def _tally(planned: int, changes: int, failed: int, removed: int) -> str:
 
 def _plan_one(
     conn: Connection, chosen: Target, ledger: Ledger | None, loaded: LoadedCampaign, out: Path | None
-) -> Plan:
+) -> tuple[Plan, str | None]:
+    """One campaign's plan, and why the provider's logs could not be read for a fresh ledger (or None)."""
     from campaigner.plan import ids
     from campaigner.plan.build import build_plan
     from campaigner.plan.saved import PlanWriter
 
     change = lookup_scenario(conn, loaded, ledger)
     lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
+    upper_bound: str | None = None
+    if ledger is None or not ledger.campaign_known(chosen.id, loaded.spec.campaign):
+        lookup, upper_bound = _from_logs(conn, loaded, ids.bulk_id(chosen.id, loaded.spec.campaign))
     if out is None:
-        return build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)
+        return build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup), upper_bound
     tmp = atomic_write_path(out)
     try:
         with tmp.open("w", encoding="utf-8", newline="\n") as fh:
@@ -172,4 +193,40 @@ def _plan_one(
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return plan
+    return plan, upper_bound
+
+
+def _from_logs(conn: Connection, loaded: LoadedCampaign, bulk: str) -> tuple[SentLookup, str | None]:
+    """A fresh ledger: what the provider's logs hold of the campaign counts as sent (read-only).
+
+    Returns the lookup, and why the logs could not be read (None when they were).
+    """
+    import asyncio
+
+    from campaigner.errors import CampaignerError
+    from campaigner.omni.client import OmniClient
+    from campaigner.plan.build import MessageStream, PlannedMessage
+    from campaigner.sending.horizon import provider_sent
+
+    def message_ids() -> Iterator[str]:
+        stream = MessageStream(loaded, conn.target.id)
+        try:
+            for item in stream:
+                if isinstance(item, PlannedMessage):
+                    yield item.message_id
+        finally:
+            stream.close()
+
+    async def read() -> set[str]:
+        async with OmniClient(conn.config) as client:
+            return await provider_sent(client, bulk, message_ids)
+
+    try:
+        found = asyncio.run(read())
+    except (CampaignerError, OSError) as exc:
+        return (lambda ids: {}), str(exc).removeprefix("error: ")
+
+    def lookup(message_ids: Sequence[str]) -> dict[str, str]:
+        return {mid: "accepted" for mid in message_ids if mid in found}
+
+    return lookup, None
