@@ -1,0 +1,96 @@
+"""The plan's schedule: each message's ``sendAt`` in its recipients' daytime, and the figures a reviewer reads.
+
+:func:`scheduled` turns a stream of planned messages (carrying their zones) into messages with ``send_at``
+set (or ``None``: send now) and skips (``no_common_hours``, ``window_closed``), for one fixed instant;
+:class:`ScheduleStats` counts how many go out now and in each later hour. Pure: the instant is passed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from campaigner.campaign.load import LoadedCampaign
+from campaigner.plan.message import PlannedMessage
+from campaigner.recipients.reader import Skip
+from campaigner.schedule.windows import Scheduler
+
+SAMPLE_ZONES = 10  # samples: the first message of this many zones
+MAIN_ZONES = 3  # the hours table shows local times in this many of the commonest zones
+
+
+def zone_label(zones: tuple[str, ...]) -> str:
+    """``Europe/Zagreb``, or ``Asia/Almaty +15`` for a number with 16 possible zones."""
+    return zones[0] if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1}"
+
+
+def scheduled(items: Iterable[PlannedMessage | Skip], scheduler: Scheduler) -> Iterator[PlannedMessage | Skip]:
+    """Each message with its ``send_at`` (messages without zones pass as they are), or the skip it becomes."""
+    for item in items:
+        if isinstance(item, Skip) or not item.zones:
+            yield item
+            continue
+        slot = scheduler.slot(item.zones)
+        if slot.skip is not None:
+            yield Skip(item.row, slot.skip, slot.detail)
+            continue
+        at = scheduler.send_at(item.message_id, slot)
+        yield item if at is None else dataclasses.replace(item, send_at=at)
+
+
+@dataclass
+class ScheduleSample:
+    row: int
+    to: dict[str, str]
+    zones: tuple[str, ...]
+    send_at: datetime | None
+
+
+@dataclass
+class ScheduleStats:
+    """How many messages go out now and in each later hour (UTC), by zone, and a sample per zone."""
+
+    at: datetime
+    now: int = 0
+    hours: Counter[datetime] = field(default_factory=Counter)
+    zones: Counter[str] = field(default_factory=Counter)
+    last: datetime | None = None
+    samples: dict[str, ScheduleSample] = field(default_factory=dict)
+
+    def add(self, m: PlannedMessage) -> None:
+        if not m.zones:
+            return
+        label = zone_label(m.zones)
+        self.zones[label] += 1
+        if m.send_at is None:
+            self.now += 1
+        else:
+            self.hours[m.send_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)] += 1
+            if self.last is None or m.send_at > self.last:
+                self.last = m.send_at
+        if label not in self.samples and len(self.samples) < SAMPLE_ZONES:
+            self.samples[label] = ScheduleSample(m.row, m.to, m.zones, m.send_at)
+
+    @property
+    def scheduled(self) -> int:
+        return sum(self.hours.values())
+
+    def main_zones(self) -> list[str]:
+        """The commonest single zones (a label's first zone), for local times beside the UTC hours."""
+        counts: Counter[str] = Counter()
+        for label, n in self.zones.items():
+            counts[label.split(" ")[0]] += n
+        return [z for z, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAIN_ZONES]]
+
+
+def scheduler_for(loaded: LoadedCampaign, now: datetime | None) -> Scheduler | None:
+    """The campaign's scheduler for the instant ``now`` (default: the current time), or None without
+    ``send.localHours``."""
+    send = loaded.spec.send
+    if send.localHours is None:
+        return None
+    at = datetime.now(UTC) if now is None else now
+    return Scheduler(send.localHours, at, not_before=send.notBefore, not_after=send.notAfter)
