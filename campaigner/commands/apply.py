@@ -126,14 +126,14 @@ def _confirm(conn: Connection, auto_approve: bool, saved: bool) -> None:
         raise CampaignerError("Apply cancelled; nothing was sent.")
 
 
-def _window(loaded: LoadedCampaign) -> None:
+def _window(loaded: LoadedCampaign, now: datetime) -> None:
     send = loaded.spec.send
-    now = datetime.now(UTC)
     if send.notAfter is not None and now >= send.notAfter:
         raise CampaignerError(
             f"error: the send window closed at {send.notAfter.isoformat()} (send.notAfter); nothing was sent"
         )
-    if send.notBefore is not None and now < send.notBefore:
+    if send.notBefore is not None and now < send.notBefore and send.localHours is None:
+        # with send.localHours, messages are scheduled (sendAt) for notBefore or later instead
         raise CampaignerError(
             f"error: the send window opens at {send.notBefore.isoformat()} (send.notBefore); "
             "run apply then; nothing was sent"
@@ -163,6 +163,7 @@ def command(
     from campaigner.plan.build import MessageStream, build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.plan.saved import read_plan
+    from campaigner.plan.schedule import scheduled, scheduler_for
     from campaigner.sending.target import choose_target, connect, state_path
 
     saved = None
@@ -179,7 +180,9 @@ def command(
             f"error: {source} was planned for target {saved.target_id}, but the target now is {chosen.id}; "
             "make the plan again for this target"
         )
-    _window(loaded)
+    now = datetime.now(UTC)  # one instant for the plan shown and every pass's schedule (send.localHours)
+    _window(loaded, now)
+    scheduler = scheduler_for(loaded, now)
     campaign = loaded.spec.campaign
     bulk = make_bulk_id(chosen.id, campaign)
     ledger = open_ledger(chosen, create=True)
@@ -190,7 +193,11 @@ def command(
             change = lookup_scenario(conn, loaded, ledger)
             if saved is None:
                 plan = build_plan(
-                    loaded, target_id=chosen.id, scenario=change, lookup=sent_lookup(ledger, chosen, campaign)
+                    loaded,
+                    target_id=chosen.id,
+                    scenario=change,
+                    lookup=sent_lookup(ledger, chosen, campaign),
+                    now=now,
                 )
                 text = planview.to_text(plan, target_line="", show_pii=show_pii).lstrip("\n")
                 click.echo(text, nl=False)
@@ -199,14 +206,21 @@ def command(
                 def messages() -> Iterator[PlannedMessage | Skip]:
                     stream = MessageStream(loaded, chosen.id)
                     try:
-                        yield from stream
+                        yield from (stream if scheduler is None else scheduled(stream, scheduler))
                     finally:
                         stream.close()
             else:
                 footer = saved.footer
                 to_send, skipped = int(footer["messages"]), dict(footer["skipped"])
                 click.echo(f"Applying the saved plan {source}: {to_send} message(s), made for {saved.target_id}.")
-                messages = saved.messages
+                if scheduler is None:
+                    messages = saved.messages
+                else:  # the saved plan's messages carry their zones: scheduled for now, as at plan time
+
+                    def messages() -> Iterator[PlannedMessage | Skip]:
+                        assert scheduler is not None
+                        return scheduled(saved.messages(), scheduler)
+
             _confirm(conn, auto_approve, saved is not None)
             command_line = "campaigner apply " + str(source)
             with CampaignLock(state_path().parent, chosen.id, campaign, command=command_line):

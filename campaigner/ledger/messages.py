@@ -42,12 +42,13 @@ INTERRUPTED: Final = "interrupted: no answer was recorded (crash or kill while s
 
 @dataclass(frozen=True, slots=True)
 class MessageIntent:
-    """A message apply is about to send: its id, recipient, CSV row and the hash of its payload."""
+    """A message apply is about to send: its id, recipient, CSV row, the hash of its payload, its sendAt."""
 
     message_id: str
     recipient_id: str
     row: int
     payload_hash: str
+    send_at: float | None = None  # epoch seconds of its sendAt (send.localHours); None: at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,13 +171,17 @@ class Ledger(ReportLedger):
             claimed = [i for i in unique if known.get(i.message_id, "planned") == "planned"]
             conn.executemany(
                 "INSERT INTO messages (target, message_id, campaign, recipient_id, row, payload_hash, state, "
-                "attempts, requested_at) VALUES (?, ?, ?, ?, ?, ?, 'sending', 1, ?) "
+                "attempts, requested_at, send_at) VALUES (?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?) "
                 "ON CONFLICT (target, message_id) DO UPDATE SET state = 'sending', "
                 "attempts = messages.attempts + 1, requested_at = excluded.requested_at, "
                 "recipient_id = excluded.recipient_id, row = excluded.row, "
                 "payload_hash = excluded.payload_hash, answered_at = NULL, check_after = NULL, "
-                "reason = NULL, provider_status_json = NULL WHERE messages.state = 'planned'",
-                [(target, i.message_id, campaign, i.recipient_id, i.row, i.payload_hash, at) for i in claimed],
+                "reason = NULL, provider_status_json = NULL, send_at = excluded.send_at "
+                "WHERE messages.state = 'planned'",
+                [
+                    (target, i.message_id, campaign, i.recipient_id, i.row, i.payload_hash, at, i.send_at)
+                    for i in claimed
+                ],
             )
         return [i.message_id for i in claimed]
 

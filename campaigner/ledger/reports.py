@@ -41,6 +41,7 @@ class Outcome:
     report: dict[str, Any] | None
     report_source: str | None
     report_received_at: float | None
+    send_at: float | None = None  # the sendAt it was sent with (send.localHours), epoch seconds
 
 
 class ReportLedger(LedgerFile):
@@ -71,11 +72,30 @@ class ReportLedger(LedgerFile):
             rows = self._db.execute(sql, params).fetchall()
         return [str(r[0]) for r in rows]
 
-    def count_without_report(self, target: str, campaign: str) -> int:
-        """How many accepted messages still wait for a final report (no list held in memory)."""
+    def count_without_report(self, target: str, campaign: str, *, due_by: float | None = None) -> int:
+        """How many accepted messages still wait for a final report (no list held in memory).
+
+        ``due_by`` (epoch seconds): count only those sent at once or with a ``sendAt`` no later than it.
+        """
+        sql = f"SELECT COUNT(*) {self._WITHOUT_REPORT}"
+        params: tuple[Any, ...] = (target, campaign)
+        if due_by is not None:
+            sql += " AND (m.send_at IS NULL OR m.send_at <= ?)"
+            params += (due_by,)
         with self._guard():
-            row = self._db.execute(f"SELECT COUNT(*) {self._WITHOUT_REPORT}", (target, campaign)).fetchone()
+            row = self._db.execute(sql, params).fetchone()
         return int(row[0])
+
+    def scheduled_by_hour(self, target: str, campaign: str, *, now: float) -> list[tuple[float, int]]:
+        """Accepted messages whose ``sendAt`` is after ``now`` and without a final report, by UTC hour
+        (the hour's start in epoch seconds), earliest first."""
+        with self._guard():
+            rows = self._db.execute(
+                "SELECT CAST(m.send_at / 3600 AS INTEGER) * 3600, COUNT(*) "
+                f"{self._WITHOUT_REPORT} AND m.send_at > ? GROUP BY 1 ORDER BY 1",
+                (target, campaign, now),
+            ).fetchall()
+        return [(float(hour), int(n)) for hour, n in rows]
 
     # -- reports ------------------------------------------------------------------------------------
 
@@ -185,7 +205,7 @@ class ReportLedger(LedgerFile):
             cursor = self._db.execute(
                 "SELECT m.row, m.message_id, m.recipient_id, m.state, m.reason, m.requested_at, "
                 "m.answered_at, m.attempts, m.adopted, m.provider_status_json, r.raw_json, r.source, "
-                "r.received_at FROM messages m LEFT JOIN reports r "
+                "r.received_at, m.send_at FROM messages m LEFT JOIN reports r "
                 "ON r.target = m.target AND r.message_id = m.message_id "
                 "WHERE m.target = ? AND m.campaign = ? ORDER BY m.row, m.message_id",
                 (target, campaign),
@@ -207,6 +227,7 @@ class ReportLedger(LedgerFile):
                             report=load_json(r[10]),
                             report_source=r[11],
                             report_received_at=r[12],
+                            send_at=r[13],
                         )
             finally:
                 cursor.close()
