@@ -277,7 +277,7 @@ class LocalHours(_Model):
     def _opens_before_it_closes(self) -> LocalHours:
         if self.end <= self.start:
             raise located(
-                f"localHours.to ({self.end}) must be later than localHours.from ({self.start})",
+                f"send.localHours.to: {self.end} is not later than from ({self.start})",
                 at=("to",),
                 hint='the window is one stretch of a local day, e.g. from: "09:00", to: "20:00"',
             )

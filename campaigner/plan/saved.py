@@ -11,7 +11,9 @@ A saved plan is JSON Lines, written as the plan streams so that a million recipi
    written again, so the reader needs no more memory than the writer (both keep the same LRU);
 3. a footer with the counts and the sha256 of every line before it.
 
-The same inputs and ledger give the same bytes: no timestamps, sorted keys, no random ids.
+The same inputs and ledger give the same bytes: no timestamps, sorted keys, no random ids. (With
+``send.localHours`` the skips by window — ``no_common_hours``, ``window_closed`` — are those of the instant
+the plan was made; apply schedules the messages again for the instant it runs.)
 """
 
 from __future__ import annotations

@@ -195,3 +195,17 @@ def test_kill_9_during_an_apply_with_scheduled_sends_never_sends_twice(
     assert summary["final"]["scheduled"] == 0
     assert summary["final"]["pending"] == 0
     assert summary["recipients"]["sent"] == rows
+
+
+def test_a_saved_plan_carries_the_zones_and_apply_schedules_them(workdir: Path, cli: Any) -> None:
+    campaign, open_zone, closed_zone = write_local_hours_campaign(workdir, 10, name="saved-local", batch=500)
+    made = cli("plan", str(campaign), "--out", "local.plan")
+    assert made.code == 0, made.err
+    lines = [json.loads(line) for line in (workdir / "local.plan").read_text().splitlines()]
+    assert {tuple(m["tz"]) for m in lines if "m" in m} == {(closed_zone,), (open_zone,)}
+    applied = cli("apply", "local.plan", "--no-wait")
+    assert applied.code == 0, applied.out + applied.err
+    with SandboxServer(db_path=workdir / ".campaigner/sandbox.db") as server:
+        held = [e for e in logs(server.url) if e["status"]["name"] == "PENDING_ACCEPTED"]
+    assert len(held) == 5
+    assert all("09:00" <= local_time(e["sentAt"], closed_zone) < "09:10" for e in held)
