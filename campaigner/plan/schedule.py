@@ -7,7 +7,6 @@ set (or ``None``: send now) and skips (``no_common_hours``, ``window_closed``), 
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -38,7 +37,10 @@ def scheduled(items: Iterable[PlannedMessage | Skip], scheduler: Scheduler) -> I
             yield Skip(item.row, slot.skip, slot.detail)
             continue
         at = scheduler.send_at(item.message_id, slot)
-        yield item if at is None else dataclasses.replace(item, send_at=at)
+        if at is None:
+            yield item
+        else:
+            yield PlannedMessage(item.row, item.recipient_id, item.message_id, item.to, item.payload, item.zones, at)
 
 
 @dataclass
@@ -59,18 +61,26 @@ class ScheduleStats:
     zones: Counter[str] = field(default_factory=Counter)
     last: datetime | None = None
     samples: dict[str, ScheduleSample] = field(default_factory=dict)
+    _labels: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False)
+    _hours: dict[datetime, datetime] = field(default_factory=dict, repr=False)
 
     def add(self, m: PlannedMessage) -> None:
         if not m.zones:
             return
-        label = zone_label(m.zones)
+        label = self._labels.get(m.zones)
+        if label is None:
+            label = self._labels[m.zones] = zone_label(m.zones)
         self.zones[label] += 1
-        if m.send_at is None:
+        at = m.send_at
+        if at is None:
             self.now += 1
         else:
-            self.hours[m.send_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)] += 1
-            if self.last is None or m.send_at > self.last:
-                self.last = m.send_at
+            hour = self._hours.get(at)
+            if hour is None:
+                hour = self._hours[at] = at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+                if self.last is None or at > self.last:
+                    self.last = at
+            self.hours[hour] += 1
         if label not in self.samples and len(self.samples) < SAMPLE_ZONES:
             self.samples[label] = ScheduleSample(m.row, m.to, m.zones, m.send_at)
 

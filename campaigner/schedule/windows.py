@@ -114,6 +114,7 @@ class Scheduler:
         self.start = max(self.now, not_before.astimezone(UTC)) if not_before else self.now
         self.not_after = not_after.astimezone(UTC) if not_after else None
         self._slots: dict[tuple[str, ...], Slot] = {}
+        self._times: dict[Slot, tuple[datetime, ...]] = {}
 
     def slot(self, zones: tuple[str, ...]) -> Slot:
         """The common opening of ``zones`` (names), computed once per set of zones."""
@@ -141,16 +142,27 @@ class Scheduler:
         return Slot(opens == self.now, opens, closes)
 
     def send_at(self, message_id: str, slot: Slot) -> datetime | None:
-        """The ``sendAt`` of one message in ``slot`` (not a skip): ``None`` to send now, else an instant
-        in the first minutes of the opening, chosen by the message id (whole seconds)."""
+        """The ``sendAt`` of one message in ``slot`` (not a skip): ``None`` to send now, else one of the
+        :data:`SPREAD_SLOTS` instants in the first minutes of the opening, chosen by the message id."""
         if slot.now or slot.opens is None or slot.closes is None:
             return None
-        step = min(SPREAD_SLOT, (slot.closes - slot.opens) / (2 * SPREAD_SLOTS))
-        n = hashlib.blake2b(message_id.encode(), digest_size=4).digest()[0] % SPREAD_SLOTS
-        at = slot.opens + n * step
-        if at.microsecond:
-            at = at.replace(microsecond=0) + timedelta(seconds=1)
-        return at
+        times = self._times.get(slot)
+        if times is None:
+            step = min(SPREAD_SLOT, (slot.closes - slot.opens) / (2 * SPREAD_SLOTS))
+            times = self._times[slot] = tuple(_whole_second(slot.opens + n * step) for n in range(SPREAD_SLOTS))
+        return times[_spread(message_id)]
+
+
+def _whole_second(at: datetime) -> datetime:
+    return at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
+
+
+def _spread(message_id: str) -> int:
+    """Which slot a message goes out in: from its id (itself a hash, so the first hex digits are uniform)."""
+    try:
+        return int(message_id[:8], 16) % SPREAD_SLOTS
+    except ValueError:
+        return hashlib.blake2b(message_id.encode(), digest_size=4).digest()[0] % SPREAD_SLOTS
 
 
 def _iso(at: datetime) -> str:

@@ -12,6 +12,7 @@ import zoneinfo
 from collections.abc import Mapping
 
 _UNKNOWN = "Etc/Unknown"
+_LONGEST = 9  # phonenumbers.timezone.TIMEZONE_LONGEST_PREFIX: the zone table's longest prefix
 
 
 @functools.lru_cache(maxsize=1024)
@@ -42,6 +43,7 @@ class ZoneFinder:
         self.column = column
         self.fallback = (fallback,) if fallback else ()
         self._by_prefix: dict[str, tuple[str, ...]] = {}
+        self._table: Mapping[str, object] | None = None  # phonenumbers' zone table, loaded on first use
 
     def zones(self, phone_number: str | None, fields: Mapping[str, str]) -> tuple[str, ...]:
         if self.column is not None:
@@ -60,15 +62,24 @@ class ZoneFinder:
     def for_number(self, digits: str) -> tuple[str, ...]:
         """The numbering plan's zones for an E.164 number (digits without ``+``), unknown ones left out.
 
-        The library's zone table is keyed by prefixes of at most ``TIMEZONE_LONGEST_PREFIX`` digits, so
-        numbers sharing that many leading digits share their zones: the answer is kept per prefix.
+        The library looks the number's longest prefix up in its zone table (country-level zones for
+        non-geographic mobiles); numbers sharing that prefix share their zones, so the answer is kept per
+        prefix and the library is asked once for each.
         """
-        from phonenumbers import timezone as tz
+        if self._table is None:
+            from phonenumbers.tzdata import TIMEZONE_DATA
 
-        key = digits[: tz.TIMEZONE_LONGEST_PREFIX]  # type: ignore[attr-defined]  # untyped module
+            self._table = TIMEZONE_DATA
+        table = self._table
+        key = digits[:3]
+        for size in range(min(len(digits), _LONGEST), 0, -1):
+            if digits[:size] in table:
+                key = digits[:size]
+                break
         found = self._by_prefix.get(key)
         if found is None:
             import phonenumbers
+            from phonenumbers import timezone as tz
 
             try:
                 number = phonenumbers.parse("+" + digits)
@@ -76,6 +87,5 @@ class ZoneFinder:
                 return ()
             names = tz.time_zones_for_number(number)
             found = tuple(sorted({n for n in names if n != _UNKNOWN and load_zone(n) is not None}))
-            if len(self._by_prefix) < 100_000:
-                self._by_prefix[key] = found
+            self._by_prefix[key] = found
         return found

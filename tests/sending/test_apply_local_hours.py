@@ -209,3 +209,19 @@ def test_a_saved_plan_carries_the_zones_and_apply_schedules_them(workdir: Path, 
         held = [e for e in logs(server.url) if e["status"]["name"] == "PENDING_ACCEPTED"]
     assert len(held) == 5
     assert all("09:00" <= local_time(e["sentAt"], closed_zone) < "09:10" for e in held)
+
+
+def test_not_before_in_the_future_schedules_instead_of_refusing(workdir: Path, cli: Any) -> None:
+    campaign, _, _ = write_local_hours_campaign(workdir, 6, name="later-local", batch=500)
+    not_before = datetime.fromtimestamp(time.time() + 3 * 86400, UTC).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    text = campaign.read_text().replace("  localHours:", f"  notBefore: {not_before.isoformat()}\n  localHours:")
+    campaign.write_text(text)
+    applied = cli("apply", str(campaign), "--no-wait")
+    assert applied.code == 0, applied.out + applied.err
+    assert "  now             0\n" in applied.out
+    with SandboxServer(db_path=workdir / ".campaigner/sandbox.db") as server:
+        held = [e for e in logs(server.url) if e["status"]["name"] == "PENDING_ACCEPTED"]
+    assert len(held) == 6
+    assert all(datetime.fromisoformat(e["sentAt"]) >= not_before for e in held)
