@@ -163,7 +163,7 @@ def command(
     from campaigner.plan.build import MessageStream, build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.plan.saved import read_plan
-    from campaigner.plan.schedule import scheduled, scheduler_for
+    from campaigner.plan.schedule import LiveSchedule, scheduled, scheduler_for
     from campaigner.sending.target import choose_target, connect, state_path
 
     saved = None
@@ -203,23 +203,27 @@ def command(
                 click.echo(text, nl=False)
                 to_send, skipped = plan.stats.to_send, dict(plan.stats.skipped)
 
-                def messages() -> Iterator[PlannedMessage | Skip]:
+                def unscheduled() -> Iterator[PlannedMessage | Skip]:
                     stream = MessageStream(loaded, chosen.id)
                     try:
-                        yield from (stream if scheduler is None else scheduled(stream, scheduler))
+                        yield from stream
                     finally:
                         stream.close()
             else:
                 footer = saved.footer
                 to_send, skipped = int(footer["messages"]), dict(footer["skipped"])
                 click.echo(f"Applying the saved plan {source}: {to_send} message(s), made for {saved.target_id}.")
-                if scheduler is None:
-                    messages = saved.messages
-                else:  # the saved plan's messages carry their zones: scheduled for now, as at plan time
+                unscheduled = saved.messages  # with send.localHours its messages carry their zones
 
-                    def messages() -> Iterator[PlannedMessage | Skip]:
-                        assert scheduler is not None
-                        return scheduled(saved.messages(), scheduler)
+            def planned() -> Iterator[PlannedMessage | Skip]:
+                """The messages as the plan shown (scheduled for the instant apply started)."""
+                return unscheduled() if scheduler is None else scheduled(unscheduled(), scheduler)
+
+            def messages() -> Iterator[PlannedMessage | Skip]:
+                """The messages to send, each scheduled for the instant it is claimed."""
+                if scheduler is None:
+                    return unscheduled()
+                return scheduled(unscheduled(), LiveSchedule(loaded, scheduler, lambda: datetime.now(UTC)))
 
             _confirm(conn, auto_approve, saved is not None)
             command_line = "campaigner apply " + str(source)
@@ -231,9 +235,11 @@ def command(
                 counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
                 from campaigner.sending.reports import plan_tally, write_summary
 
-                # The window closed before every message was claimed: those the ledger never saw are
+                # The window closed before every message was claimed (send.notAfter, or a local window that
+                # closed while apply ran and opens only after notAfter): those the ledger never saw are
                 # counted from the plan, so the summary says they were not sent.
-                never_sent = plan_tally(ledger, chosen, campaign, messages()).never_sent if counts.window_closed else 0
+                tally = counts.window_closed or scheduler is not None
+                never_sent = plan_tally(ledger, chosen, campaign, planned()).never_sent if tally else 0
                 written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped, never_sent=never_sent)
     finally:
         ledger.close()
@@ -242,6 +248,11 @@ def command(
         click.echo(
             f"{written.summary.not_sent} message(s) not sent: the send window closed at "
             f"{loaded.spec.send.notAfter} (send.notAfter)."
+        )
+    elif scheduler is not None and written.summary.not_sent:
+        click.echo(
+            f"{written.summary.not_sent} message(s) not sent: their local window (send.localHours) closed while "
+            "apply ran and opens again only after send.notAfter."
         )
     rec = written.summary.recipients
     if rec.get("rejected", 0) or rec.get("unknown", 0) or written.summary.not_sent:

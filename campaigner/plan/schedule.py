@@ -8,7 +8,7 @@ set (or ``None``: send now) and skips (``no_common_hours``, ``window_closed``), 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -26,17 +26,29 @@ def zone_label(zones: tuple[str, ...]) -> str:
     return zones[0] if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1}"
 
 
-def scheduled(items: Iterable[PlannedMessage | Skip], scheduler: Scheduler) -> Iterator[PlannedMessage | Skip]:
-    """Each message with its ``send_at`` (messages without zones pass as they are), or the skip it becomes."""
+def scheduled(
+    items: Iterable[PlannedMessage | Skip], scheduler: Scheduler | Callable[[], Scheduler]
+) -> Iterator[PlannedMessage | Skip]:
+    """Each message with its ``send_at`` (messages without zones pass as they are), or the skip it becomes.
+
+    ``scheduler``: one for a fixed instant (the plan), or a callable giving the one for the current
+    instant (:class:`LiveSchedule`: a long apply keeps to the windows as they open and close).
+    """
+    if isinstance(scheduler, Scheduler):
+        fixed = scheduler
+        pick: Callable[[], Scheduler] = lambda: fixed  # noqa: E731
+    else:
+        pick = scheduler
     for item in items:
         if isinstance(item, Skip) or not item.zones:
             yield item
             continue
-        slot = scheduler.slot(item.zones)
+        current = pick()
+        slot = current.slot(item.zones)
         if slot.skip is not None:
             yield Skip(item.row, slot.skip, slot.detail)
             continue
-        at = scheduler.send_at(item.message_id, slot)
+        at = current.send_at(item.message_id, slot)
         if at is None:
             yield item
         else:
@@ -104,3 +116,28 @@ def scheduler_for(loaded: LoadedCampaign, now: datetime | None) -> Scheduler | N
         return None
     at = datetime.now(UTC) if now is None else now
     return Scheduler(send.localHours, at, not_before=send.notBefore, not_after=send.notAfter)
+
+
+class LiveSchedule:
+    """The scheduler for the current instant, made again every ``refresh`` seconds of ``clock``.
+
+    An apply may run for hours: a recipient whose window was open when it started may be reached after
+    it closed. Scheduling each message for the instant it is claimed keeps every send inside the window.
+    """
+
+    def __init__(self, loaded: LoadedCampaign, first: Scheduler, clock: Callable[[], datetime], refresh: float = 60.0):
+        self.loaded = loaded
+        self.current = first
+        self.clock = clock
+        self.refresh = refresh
+        self._calls = 0
+
+    def __call__(self) -> Scheduler:
+        self._calls += 1
+        if self._calls % 256 == 0:
+            now = self.clock()
+            if (now - self.current.now).total_seconds() >= self.refresh:
+                made = scheduler_for(self.loaded, now)
+                assert made is not None
+                self.current = made
+        return self.current

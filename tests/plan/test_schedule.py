@@ -189,3 +189,22 @@ def test_finder_is_the_library_for_every_number() -> None:
     for digits in [number(i)[1:] for i in range(0, 20000, 7)] + extra:
         expected = tuple(sorted(timezone.time_zones_for_number(phonenumbers.parse("+" + digits))))
         assert finder.for_number(digits) == tuple(z for z in expected if z != "Etc/Unknown"), digits
+
+
+def test_a_long_apply_schedules_each_message_for_the_instant_it_is_claimed(tmp_path: Path) -> None:
+    from campaigner.plan.build import MessageStream
+    from campaigner.plan.schedule import LiveSchedule, scheduled, scheduler_for
+
+    rows = [f"Ana,+81 90 1234 {i:04d}," for i in range(600)]
+    loaded = load_campaign(write(tmp_path, rows, HOURS))
+    start = datetime(2026, 12, 2, 10, 30, tzinfo=UTC)  # 19:30 in Tokyo: open for 30 more minutes
+    instants = iter([start.replace(hour=11, minute=5)] * 10)  # the apply is still running at 20:05 in Tokyo
+    live = LiveSchedule(loaded, scheduler_for(loaded, start), clock=lambda: next(instants))
+    stream = MessageStream(loaded, "sandbox")
+    sent = [m for m in scheduled(stream, live) if isinstance(m, PlannedMessage)]
+    stream.close()
+    at_once = [m for m in sent if m.send_at is None]
+    assert 0 < len(at_once) < 600
+    later = {m.send_at for m in sent if m.send_at is not None}
+    assert later and all(inside_everywhere(at, ("Asia/Tokyo",)) for at in later)
+    assert min(later) == datetime(2026, 12, 3, 0, 0, tzinfo=UTC)  # Thursday 09:00 in Tokyo
