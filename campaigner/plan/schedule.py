@@ -10,20 +10,32 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from campaigner.campaign.load import LoadedCampaign
 from campaigner.plan.message import PlannedMessage
 from campaigner.recipients.reader import Skip
 from campaigner.schedule.windows import Scheduler
+from campaigner.schedule.zones import load_zone
 
 SAMPLE_ZONES = 10  # samples: the first message of this many zones
 MAIN_ZONES = 3  # the hours table shows local times in this many of the commonest zones
 
 
-def zone_label(zones: tuple[str, ...]) -> str:
-    """``Europe/Zagreb``, or ``Asia/Almaty +15`` for a number with 16 possible zones."""
-    return zones[0] if len(zones) == 1 else f"{zones[0]} +{len(zones) - 1}"
+def zone_label(zones: tuple[str, ...], at: datetime) -> str:
+    """``Europe/Zagreb``, or ``16 zones (UTC+02:00…UTC+12:00)`` (their offsets at ``at``) for several."""
+    if len(zones) == 1:
+        return zones[0]
+    offsets = sorted({at.astimezone(z).utcoffset() or timedelta(0) for z in map(load_zone, zones) if z})
+    if not offsets:
+        return ", ".join(zones)
+    return f"{len(zones)} zones ({_utc_offset(offsets[0])}…{_utc_offset(offsets[-1])})"
+
+
+def _utc_offset(offset: timedelta) -> str:
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def scheduled(
@@ -81,7 +93,7 @@ class ScheduleStats:
             return
         label = self._labels.get(m.zones)
         if label is None:
-            label = self._labels[m.zones] = zone_label(m.zones)
+            label = self._labels[m.zones] = zone_label(m.zones, self.at)
         self.zones[label] += 1
         at = m.send_at
         if at is None:
@@ -101,11 +113,9 @@ class ScheduleStats:
         return sum(self.hours.values())
 
     def main_zones(self) -> list[str]:
-        """The commonest single zones (a label's first zone), for local times beside the UTC hours."""
-        counts: Counter[str] = Counter()
-        for label, n in self.zones.items():
-            counts[label.split(" ")[0]] += n
-        return [z for z, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAIN_ZONES]]
+        """The commonest single zones, for local times beside the UTC hours."""
+        single = [(z, n) for z, n in self.zones.items() if load_zone(z) is not None]
+        return [z for z, _ in sorted(single, key=lambda kv: (-kv[1], kv[0]))[:MAIN_ZONES]]
 
 
 def scheduler_for(loaded: LoadedCampaign, now: datetime | None) -> Scheduler | None:

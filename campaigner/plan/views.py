@@ -132,8 +132,9 @@ def schedule_lines(plan: Plan, *, show_pii: bool) -> list[str]:
         return []
     days = "every day" if len(hours.days) == 7 else ", ".join(hours.days)
     out = [
-        f"Schedule (local {hours.start}–{hours.end}, {days}; zones: {hours.zone}"
-        + (f", fallback {hours.fallback}" if hours.fallback else "")
+        f"Schedule (local {hours.start}–{hours.end}, {days}; zones "
+        + ("from the phone numbers" if hours.zone == "auto" else f"from column {hours.zone!r}")
+        + (f", fallback {hours.fallback!r}" if hours.fallback else "")
         + f"; as of {_utc(sched.at)}):",
         f"  now             {sched.now}",
     ]
@@ -149,13 +150,14 @@ def schedule_lines(plan: Plan, *, show_pii: bool) -> list[str]:
         shown = ", ".join(f"{z} {n}" for z, n in sorted(sched.zones.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
         out.append(f"  by zone         {shown}" + (", …" if len(sched.zones) > 10 else ""))
     for label, sample in sched.samples.items():
-        zone = sample.zones[0]
-        when = (
-            "once (open now)"
-            if sample.send_at is None
-            else f"{_utc(sample.send_at)} ({_local(sample.send_at, zone)} {zone})"
-        )
-        out.append(f"  sample {label}: row {sample.row} → {show_to(sample.to, show_pii=show_pii)} at {when}")
+        if sample.send_at is None:
+            when = "at once (open now)"
+        elif len(sample.zones) == 1:
+            when = f"{_utc(sample.send_at)} ({_local(sample.send_at, sample.zones[0])} {sample.zones[0]})"
+        else:  # the local time in each of its zones: the earliest and the latest
+            times = sorted(_local(sample.send_at, z)[4:] for z in sample.zones)
+            when = f"{_utc(sample.send_at)} ({times[0]} to {times[-1]} local)"
+        out.append(f"  sample {label}: row {sample.row} → {show_to(sample.to, show_pii=show_pii)}, {when}")
     return out
 
 

@@ -94,14 +94,17 @@ def test_every_send_at_is_in_local_daytime_in_all_zones_and_counted(tmp_path: Pa
     assert data["hours"][0] == {
         "utc": "2026-12-02T07:00:00Z",
         "count": 1,
-        "local": {"Europe/Zagreb": "Wed 08:00", "America/Boise": "Wed 00:00", "America/Los_Angeles": "Tue 23:00"},
+        "local": {"Europe/Zagreb": "Wed 08:00", "America/Los_Angeles": "Tue 23:00", "America/Manaus": "Wed 03:00"},
     }
     assert data["last"] == "2026-12-02T17:06:00Z"  # Boise and Los Angeles: 10:06 and 09:06
     assert {s["zone"] for s in data["samples"]} == set(data["zones"])
+    assert data["zones"]["16 zones (UTC+02:00…UTC+12:00)"] == 1  # the Russian mobile
+    assert data["zones"]["2 zones (UTC-08:00…UTC-07:00)"] == 1  # Idaho
     assert data["samples"][0]["to"] == {"phoneNumber": "+385 97***618"}
     text = views.to_text(plan, target_line="Target: x")
     assert (
-        "Schedule (local 09:00–20:00, Mon, Tue, Wed, Thu, Fri, Sat; zones: auto; as of 2026-12-02 03:00 UTC):" in text
+        "Schedule (local 09:00–20:00, Mon, Tue, Wed, Thu, Fri, Sat; zones from the phone numbers; as of 2026-12-02 03:00 UTC):"
+        in text
     )
     assert "  now             3\n" in text
     assert "  skipped         no_time_zone 0, no_common_hours 0, window_closed 0" in text
