@@ -16,7 +16,7 @@ from typing import Any, Literal
 from campaigner.campaign.load import LoadedCampaign
 from campaigner.content.sms import SmsMeasure
 from campaigner.content.templates import SandboxLimitError, compile_content
-from campaigner.errors import InputError, InputErrors
+from campaigner.errors import InputError, InputErrors, display_path
 from campaigner.plan import ids
 from campaigner.plan.message import Payload as Payload
 from campaigner.plan.message import PlannedMessage as PlannedMessage
@@ -336,7 +336,7 @@ def _zone_finder(loaded: LoadedCampaign, header: Sequence[str]) -> ZoneFinder:
         errors.append(
             loaded.error(
                 ("send", "localHours", "zone"),
-                f"column {column!r} is not in the header of the recipient CSV",
+                f"column {column!r} is not in the header of {display_path(loaded.resolve(loaded.spec.recipients.csv))}",
                 hint=f"name the column with each recipient's IANA zone, or use auto; columns: {columns}",
             )
         )

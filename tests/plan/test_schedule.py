@@ -178,7 +178,7 @@ def test_a_missing_zone_column_and_a_bad_fallback_are_located_in_the_campaign(tm
         plan_at(write(tmp_path, ["Ana,+385 97 766 6618,"], send))
     lines = [e.format() for e in info.value.errors]
     assert lines[0].startswith(f"{tmp_path / 'c.yaml'}:7:") or "c.yaml:7:" in lines[0]
-    assert "column 'tz' is not in the header of the recipient CSV" in lines[0]
+    assert "column 'tz' is not in the header of " in lines[0] and "r.csv (name the column" in lines[0]
     assert "'Nowhere/Land' is not an IANA time zone" in lines[1]
 
 
