@@ -266,24 +266,33 @@ class Ledger(ReportLedger):
             ).rowcount
 
     def adopt(
-        self, target: str, campaign: str, found: Sequence[tuple[str, str | None, StatusJson]], *, at: float
+        self,
+        target: str,
+        campaign: str,
+        found: Sequence[tuple[str, str | None, StatusJson]],
+        *,
+        at: float,
+        send_at: Mapping[str, float] | None = None,
     ) -> int:
         """Messages found in the provider's logs become ``accepted`` (flagged adopted).
 
-        ``found`` holds (message_id, to, status). New ids are inserted (row unknown until
+        ``found`` holds (message_id, to, status); ``send_at``: the sendAt of those the provider holds for
+        later (a send_at already recorded is kept). New ids are inserted (row unknown until
         ``record_planned``); ``planned``/``sending``/``unknown`` ones move; ``accepted`` and ``rejected``
         are terminal and stay as they are. Returns how many messages were adopted.
         """
+        later = send_at or {}
         with self._write(full=False) as conn:
             before = conn.total_changes
             conn.executemany(
                 "INSERT INTO messages (target, message_id, campaign, recipient_id, state, attempts, "
-                "answered_at, provider_status_json, adopted) VALUES (?, ?, ?, ?, 'accepted', 1, ?, ?, 1) "
+                "answered_at, provider_status_json, adopted, send_at) "
+                "VALUES (?, ?, ?, ?, 'accepted', 1, ?, ?, 1, ?) "
                 "ON CONFLICT (target, message_id) DO UPDATE SET state = 'accepted', adopted = 1, "
                 "answered_at = excluded.answered_at, provider_status_json = excluded.provider_status_json, "
-                "reason = NULL, check_after = NULL "
+                "reason = NULL, check_after = NULL, send_at = COALESCE(messages.send_at, excluded.send_at) "
                 "WHERE messages.state IN ('planned', 'sending', 'unknown')",
-                [(target, mid, campaign, to, at, dump_json(status)) for mid, to, status in found],
+                [(target, mid, campaign, to, at, dump_json(status), later.get(mid)) for mid, to, status in found],
             )
             return conn.total_changes - before
 

@@ -228,3 +228,18 @@ def test_not_before_in_the_future_schedules_instead_of_refusing(workdir: Path, c
         held = [e for e in logs(server.url) if e["status"]["name"] == "PENDING_ACCEPTED"]
     assert len(held) == 6
     assert all(datetime.fromisoformat(e["sentAt"]) >= not_before for e in held)
+
+
+def test_a_lost_ledger_adopts_the_scheduled_messages_with_their_send_at(workdir: Path, cli: Any) -> None:
+    campaign, _, _ = write_local_hours_campaign(workdir, 10, name="lost-local", batch=500)
+    assert cli("apply", str(campaign), "--no-wait").code == 0
+    for path in (workdir / ".campaigner").glob("state.db*"):
+        path.unlink()
+    again = cli("apply", str(campaign), "--no-wait")
+    assert again.code == 0, again.out + again.err
+    assert "10 adopted from the provider's logs" in again.out
+    summary = json.loads((campaign.parent / "reports/lost-local/summary.json").read_text())
+    assert summary["final"]["scheduled"] == 5
+    with SandboxServer(db_path=workdir / ".campaigner/sandbox.db") as server:
+        stats = httpx.get(f"{server.url}/_sandbox/stats").json()
+    assert stats["receipts"] == 10 and stats["duplicates"] == 0
