@@ -89,13 +89,16 @@ class ReportLedger(LedgerFile):
     def scheduled_by_hour(self, target: str, campaign: str, *, now: float) -> list[tuple[float, int]]:
         """Accepted messages whose ``sendAt`` is after ``now`` and without a final report, by UTC hour
         (the hour's start in epoch seconds), earliest first."""
-        with self._guard():
+        with self._guard():  # few distinct sendAt values (slots per zone set): bucketed here, portably
             rows = self._db.execute(
-                "SELECT CAST(m.send_at / 3600 AS INTEGER) * 3600, COUNT(*) "
-                f"{self._WITHOUT_REPORT} AND m.send_at > ? GROUP BY 1 ORDER BY 1",
+                f"SELECT m.send_at, COUNT(*) {self._WITHOUT_REPORT} AND m.send_at > ? GROUP BY m.send_at",
                 (target, campaign, now),
             ).fetchall()
-        return [(float(hour), int(n)) for hour, n in rows]
+        hours: dict[float, int] = {}
+        for send_at, n in rows:
+            hour = float(int(send_at // 3600) * 3600)
+            hours[hour] = hours.get(hour, 0) + int(n)
+        return sorted(hours.items())
 
     # -- reports ------------------------------------------------------------------------------------
 
