@@ -82,15 +82,15 @@ class ReportLedger(LedgerFile):
         if due_by is not None:
             sql += " AND (m.send_at IS NULL OR m.send_at <= ?)"
             params += (due_by,)
-        with self._guard():
-            row = self._db.execute(sql, params).fetchone()
+        with self._read() as conn:
+            row = conn.execute(sql, params).fetchone()
         return int(row[0])
 
     def scheduled_by_hour(self, target: str, campaign: str, *, now: float) -> list[tuple[float, int]]:
         """Accepted messages whose ``sendAt`` is after ``now`` and without a final report, by UTC hour
         (the hour's start in epoch seconds), earliest first."""
-        with self._guard():  # few distinct sendAt values (slots per zone set): bucketed here, portably
-            rows = self._db.execute(
+        with self._read() as conn:  # few distinct sendAt values (slots per zone set): bucketed here, portably
+            rows = conn.execute(
                 f"SELECT m.send_at, COUNT(*) {self._WITHOUT_REPORT} AND m.send_at > ? GROUP BY m.send_at",
                 (target, campaign, now),
             ).fetchall()
