@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from campaigner.campaign.spec import CAMPAIGN_ID
-from campaigner.plan.build import Plan
-from campaigner.plan.views import REASON_TEXT, first_rows, sample_lines, warnings
-from campaigner.recipients.reader import SKIP_REASONS
+from campaigner.plan.build import Plan, skip_reasons
+from campaigner.plan.views import REASON_TEXT, first_rows, sample_lines, schedule_lines, warnings
 
 MARKER = "<!-- campaigner-plan -->"
 DIGEST_MARKER = "campaigner-digest"
@@ -96,7 +95,7 @@ def _blocks(plan: Plan, *, show_pii: bool) -> list[str]:
         f"| to send | {st.to_send} |",
         f"| already sent | {st.already_sent} |",
     ]
-    for reason in SKIP_REASONS:
+    for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:
             rows.append(f"| skipped: {REASON_TEXT[reason]} ({first_rows(plan, reason)}) | {n} |")
@@ -119,6 +118,9 @@ def _blocks(plan: Plan, *, show_pii: bool) -> list[str]:
     found = warnings(plan)
     if found:
         blocks.append("Warnings:\n\n" + code_block(found))
+    if st.schedule is not None:  # send.localHours: when each recipient's message goes out
+        timing = schedule_lines(plan, show_pii=show_pii)
+        blocks.append(f"**{escape(timing[0])}**\n\n" + code_block([line.strip() for line in timing[1:]]))
     if st.samples:
         lines: list[str] = []
         for sample in st.samples:
