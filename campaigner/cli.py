@@ -66,6 +66,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
         logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s", stream=sys.stderr)
 
 
+_SECRET_VARIABLES = ("INFOBIP_API_KEY", "INFOBIP_PASSWORD")
+
+
+def _scrub(text: str) -> str:
+    """``text`` without the secrets of the environment, as is or escaped (an error may quote a header)."""
+    for name in _SECRET_VARIABLES:
+        secret = os.environ.get(name, "").strip()
+        if len(secret) < 4:
+            continue
+        for form in sorted({secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]}, key=len, reverse=True):
+            text = text.replace(form, "[redacted]")
+    return text
+
+
 def _crash_log(exc: BaseException) -> Path:
     directory = Path(os.environ.get("CAMPAIGNER_HOME", ".campaigner"))
     try:
@@ -73,7 +87,7 @@ def _crash_log(exc: BaseException) -> Path:
         path = directory / "crash.log"
         with path.open("a", encoding="utf-8") as fh:
             fh.write(f"--- {datetime.now(UTC).isoformat()} campaigner {__version__} {sys.argv!r}\n")
-            fh.write("".join(traceback.format_exception(exc)))
+            fh.write(_scrub("".join(traceback.format_exception(exc))))
         return path
     except OSError:
         return Path("<unwritable>")
@@ -109,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         path = _crash_log(exc)
         print(
-            f"campaigner: internal error: {type(exc).__name__}: {exc} (traceback in {path}; please report it)",
+            _scrub(f"campaigner: internal error: {type(exc).__name__}: {exc} (traceback in {path}; please report it)"),
             file=sys.stderr,
         )
         return 3
