@@ -18,6 +18,7 @@ import click
 
 from campaigner import __version__
 from campaigner.errors import CampaignerError
+from campaigner.escape import for_terminal
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         for line in exc.lines():
-            print(line, file=sys.stderr)
+            print(for_terminal(line), file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 1
@@ -123,7 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         path = _crash_log(exc)
         print(
-            _scrub(f"campaigner: internal error: {type(exc).__name__}: {exc} (traceback in {path}; please report it)"),
+            for_terminal(
+                _scrub(
+                    f"campaigner: internal error: {type(exc).__name__}: {exc} (traceback in {path}; please report it)"
+                )
+            ),
             file=sys.stderr,
         )
         return 3

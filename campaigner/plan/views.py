@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from campaigner.escape import fence_for, for_markdown, for_terminal, markdown_code
 from campaigner.plan.build import Plan, Sample
 from campaigner.recipients.reader import SKIP_REASONS
 
@@ -151,11 +152,12 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
             out.extend("  " + line for line in _sample_lines(sample, show_pii=show_pii))
     out.append("")
     out.append(plan.summary_line)
-    return "\n".join(out) + "\n"
+    # Every line is escaped for the terminal: CSV values and names from the campaign are data.
+    return "\n".join(for_terminal(line) for line in out) + "\n"
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return for_markdown(text, 500)
 
 
 def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
@@ -163,10 +165,12 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     st, spec = plan.stats, plan.loaded.spec
     sc = plan.scenario
     out = [f"### campaigner plan: `{spec.campaign}`", "", f"{target_line}", ""]
-    flow = " → ".join(f"{s.channel} (`{s.sender}`)" for s in sc.flow)
+    flow = " → ".join(f"{s.channel} ({markdown_code(s.sender)})" for s in sc.flow)
     out += [f"**Scenario** “{_md_escape(sc.name)}”: `{sc.symbol}`, flow {flow}", ""]
     if sc.diff():
-        out += ["```diff", *sc.diff(), "```", ""]
+        diff = [for_terminal(line) for line in sc.diff()]
+        fence = fence_for(diff)
+        out += [f"{fence}diff", *diff, fence, ""]
     out += [
         "| recipients | count |",
         "|---|---:|",
@@ -192,16 +196,25 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     )
     for w in warnings(plan):
         out += ["", f"> ⚠️ {_md_escape(w)}"]
-    if st.samples:
-        out += ["", "<details><summary>Samples</summary>", "", "```"]
-        for sample in st.samples:
-            out.extend(_sample_lines(sample, show_pii=show_pii))
-        out += ["```", "", "</details>"]
-    out += ["", f"**{plan.summary_line}**", ""]
-    text = "\n".join(out)
-    if len(text.encode("utf-8")) > MARKDOWN_LIMIT:  # only samples can grow it; cut them
-        text = text.encode("utf-8")[: MARKDOWN_LIMIT - 200].decode("utf-8", "ignore") + "\n…(cut)\n"
-    return text
+    end = ["", f"**{plan.summary_line}**", ""]
+    if not st.samples:
+        return "\n".join(out + end)
+    # Only the samples can make it long: whole samples are kept while they fit, and the fence, the
+    # closing </details> and the Plan line always follow.
+    samples = [[for_terminal(line) for line in _sample_lines(s, show_pii=show_pii)] for s in st.samples]
+    fence = fence_for([line for lines in samples for line in lines])
+    head = [*out, "", "<details><summary>Samples</summary>", "", fence]
+    tail = [fence, "", "</details>", *end]
+    budget = MARKDOWN_LIMIT - len("\n".join(head + tail).encode("utf-8")) - 100
+    kept: list[str] = []
+    for i, lines in enumerate(samples):
+        size = len("\n".join(lines).encode("utf-8")) + 1
+        if size > budget:
+            kept.append(f"…({len(samples) - i} more samples cut to keep this comment under {MARKDOWN_LIMIT} bytes)")
+            break
+        kept.extend(lines)
+        budget -= size
+    return "\n".join(head + kept + tail)
 
 
 def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
