@@ -84,9 +84,9 @@ def _scrub(text: str) -> str:
 def _crash_log(exc: BaseException) -> Path:
     directory = Path(os.environ.get("CAMPAIGNER_HOME", ".campaigner"))
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / "crash.log"
-        with path.open("a", encoding="utf-8") as fh:
+        with open(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600), "a", encoding="utf-8") as fh:
             fh.write(f"--- {datetime.now(UTC).isoformat()} campaigner {__version__} {sys.argv!r}\n")
             fh.write(_scrub("".join(traceback.format_exception(exc))))
         return path

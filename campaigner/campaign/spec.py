@@ -33,8 +33,8 @@ _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
 _RATE_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0}
 MAX_DURATION_SECONDS = 7 * 86400.0
 """Longest ``report.wait``: the provider keeps a message for 48 hours at most, reports come within that."""
-MIN_RATE, MAX_RATE = 1 / 3600, 1000.0
-"""Requests per second: at least one an hour (below, apply would seem to hang), at most a thousand."""
+MIN_RATE, MAX_RATE = 1 / 3600, 1_000_000.0
+"""Requests per second: at least one an hour (below, apply would seem to hang), at most a million (finite)."""
 MAX_VALIDITY_SECONDS = 48 * 3600
 """The provider cuts a longer validity period to 48 hours."""
 _VALIDITY_UNIT_SECONDS = {"SECONDS": 1, "MINUTES": 60, "HOURS": 3600}
@@ -107,7 +107,7 @@ def parse_rate(value: object) -> float:
     if rate < MIN_RATE:
         raise ValueError(f"a rate of at least 1/h, got {value!r}")
     if rate > MAX_RATE:
-        raise ValueError(f"a rate of at most {MAX_RATE:g}/s, got {value!r}")
+        raise ValueError(f"a rate of at most {int(MAX_RATE)}/s, got {value!r}")
     return rate
 
 

@@ -42,7 +42,7 @@ def command(
     chosen = choose_target(target)
     ledger = open_ledger(chosen, create=False)
     try:
-        with connect(chosen) as conn:
+        with connect(chosen, writes=False) as conn:
             change = lookup_scenario(conn, loaded, ledger)
         lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
         from campaigner.plan import ids
@@ -59,6 +59,7 @@ def command(
                         target_id=chosen.id,
                         bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
                         scenario=change,
+                        plan_dir=out.parent,
                     )
                     plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
                     writer.finish(plan)

@@ -122,8 +122,11 @@ def _tuned(config: ClientConfig, env: Mapping[str, str]) -> ClientConfig:
 
 
 @contextmanager
-def connect(target: Target, environ: Mapping[str, str] | None = None) -> Iterator[Connection]:
-    """Yield a client configuration for ``target``; for the sandbox, run it for the duration."""
+def connect(target: Target, environ: Mapping[str, str] | None = None, *, writes: bool = True) -> Iterator[Connection]:
+    """Yield a client configuration for ``target``; for the sandbox, run it for the duration.
+
+    With ``writes=False`` (plan) nothing is created: a sandbox with no state file yet runs in memory.
+    """
     from campaigner.omni.config import ClientConfig
 
     env = os.environ if environ is None else environ
@@ -135,8 +138,12 @@ def connect(target: Target, environ: Mapping[str, str] | None = None) -> Iterato
     from campaigner.sandbox.server import SandboxServer
 
     db = sandbox_state_path(env)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    server = SandboxServer(db_path=db, api_key=SANDBOX_KEY)
+    if writes or db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        state: Path | str = db
+    else:
+        state = ":memory:"
+    server = SandboxServer(db_path=state, api_key=SANDBOX_KEY)
     server.start()
     try:
         config = ClientConfig.from_env({"INFOBIP_BASE_URL": server.url, "INFOBIP_API_KEY": SANDBOX_KEY})
