@@ -214,7 +214,12 @@ def command(
                     # Looked up before the lock: an apply that held it meanwhile may have created or
                     # updated the scenario already; look again so that it is not created twice.
                     change = lookup_scenario(conn, loaded, ledger)
-                counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
+                try:
+                    counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
+                except KeyboardInterrupt:
+                    for line in interrupted_lines(ledger.counts(chosen.id, campaign)["messages"], source):
+                        click.echo(line, err=True)
+                    raise click.exceptions.Exit(130) from None
                 from campaigner.sending.reports import plan_tally, write_summary
 
                 # The window closed before every message was claimed: those the ledger never saw are
@@ -232,6 +237,20 @@ def command(
     rec = written.summary.recipients
     if rec.get("rejected", 0) or rec.get("unknown", 0) or written.summary.not_sent:
         raise click.exceptions.Exit(1)
+
+
+def interrupted_lines(states: dict[str, int], source: Path) -> list[str]:
+    """What a person must know after Ctrl-C: what went out, what is in doubt, and that a re-run settles it."""
+    doubt = states.get("sending", 0) + states.get("unknown", 0)
+    lines = [
+        f"Interrupted: {states.get('accepted', 0)} accepted, {states.get('rejected', 0)} rejected, "
+        f"{doubt} in doubt (sent, no answer)."
+    ]
+    settle = (
+        f"it settles the {doubt} in doubt through the provider's logs before sending anything else, " if doubt else ""
+    )
+    lines.append(f"Run `campaigner apply {source}` again: {settle}and sends no message twice.")
+    return lines
 
 
 async def _apply(
@@ -263,12 +282,9 @@ async def _apply(
     )
     async with OmniClient(conn.config, max_connections=spec.send.concurrency) as client:
         key = await ensure_scenario(client, ledger, conn.target, change, progress)
-        if (
-            to_send
-            or ledger.count_in_doubt(conn.target.id, spec.campaign)
-            or not ledger.campaign_known(conn.target.id, spec.campaign)
-        ):
-            progress.sending(to_send)
+        in_doubt = ledger.count_in_doubt(conn.target.id, spec.campaign)
+        if to_send or in_doubt or not ledger.campaign_known(conn.target.id, spec.campaign):
+            progress.sending(to_send + in_doubt)  # those in doubt may go again once settled
             counts = await send_campaign(client, ledger, job, key, progress)
         else:
             from campaigner.sending.job import SendCounts

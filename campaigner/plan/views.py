@@ -12,6 +12,9 @@ from campaigner.recipients.reader import SKIP_REASONS
 FORMAT_VERSION = 1
 MARKDOWN_LIMIT = 60_000
 
+_IN_DOUBT = (
+    "sent by an interrupted apply and never answered: settled through the provider's logs before anything else is sent"
+)
 _REASON_TEXT = {
     "invalid_number": "invalid phone number",
     "no_address": "no phone number or LINE key",
@@ -126,6 +129,8 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out.append(f"  rows read       {st.rows}")
     out.append(f"  to send         {st.to_send}")
     out.append(f"  already sent    {st.already_sent}")
+    if st.in_doubt:
+        out.append(f"  in doubt        {st.in_doubt} ({_IN_DOUBT})")
     for reason in SKIP_REASONS:
         n = st.skipped.get(reason, 0)
         if n:
@@ -178,6 +183,8 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         f"| to send | {st.to_send} |",
         f"| already sent | {st.already_sent} |",
     ]
+    if st.in_doubt:
+        out.append(f"| in doubt ({_IN_DOUBT}) | {st.in_doubt} |")
     for reason in SKIP_REASONS:
         n = st.skipped.get(reason, 0)
         if n:
@@ -237,6 +244,7 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "rows": st.rows,
             "to_send": st.to_send,
             "already_sent": st.already_sent,
+            "in_doubt": st.in_doubt,
             "skipped": {reason: st.skipped.get(reason, 0) for reason in SKIP_REASONS},
             "skipped_first_rows": {reason: st.skipped_rows.get(reason, []) for reason in SKIP_REASONS},
         },
