@@ -15,6 +15,7 @@ import click
 
 from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, target_option
 from campaigner.errors import CampaignerError
+from campaigner.escape import for_terminal
 
 if TYPE_CHECKING:
     from campaigner.campaign.load import LoadedCampaign
@@ -36,7 +37,7 @@ class LineProgress:
         self.last_counts: tuple[int, int, int] | None = None
 
     def phase(self, text: str) -> None:
-        click.echo(text)
+        click.echo(for_terminal(text))  # names a scenario, quotes the provider
 
     def sending(self, total: int) -> None:
         self.total = total
@@ -309,6 +310,6 @@ def _print_outcome(counts: SendCounts, directory: Path, summary: Any) -> None:
             parts.append(f"{counts.unknown} still in doubt (run apply again)")
         click.echo(f"Sent in {counts.requests} request(s): " + ", ".join(parts) + ".")
     for reason, n in sorted(counts.rejections.items(), key=lambda kv: -kv[1])[:5]:
-        click.echo(f"  rejected {n}: {reason}")
-    click.echo(headline(summary))
+        click.echo(for_terminal(f"  rejected {n}: {reason}"))
+    click.echo(for_terminal(headline(summary)))
     click.echo(f"Summary: {directory}/summary.md, {directory}/report.html, {directory}/messages.csv")
