@@ -143,6 +143,16 @@ class _CsvFile:
             else:
                 self._fail(InputError(exc.message, path=path, hint=f"named at {ctx.where(keys)}"))
             return
+        except _HeaderTooLong:
+            self._fail(
+                InputError(
+                    f"the first row is longer than {_HEAD_LIMIT // 1024} KiB, so it is no header of column names",
+                    path=path,
+                    row=1,
+                    hint='the first row must name the columns; a quote opened in it must be closed with "',
+                )
+            )
+            return
         except FileNotFoundError:
             self._fail(
                 InputError(
@@ -241,16 +251,24 @@ def _first_record(file: IO[str]) -> list[str]:
     """The physical lines of the first record (quotes respected, so a quoted name may hold a line break)."""
     head: list[str] = []
     size = quotes = 0
-    while size < _HEAD_LIMIT:
-        line = file.readline()
+    while True:
+        line = file.readline(_HEAD_LIMIT - size + 1)
         if not line:
-            break
+            return head
         head.append(line)
         size += len(line)
         quotes += line.count('"')
-        if quotes % 2 == 0:
-            break
-    return head
+        complete = line.endswith(("\n", "\r"))
+        if size > _HEAD_LIMIT or (not complete and len(line) > _HEAD_LIMIT):
+            raise _HeaderTooLong
+        if quotes % 2 == 0 and complete:
+            return head
+        if not complete:  # the last line, without a line break
+            return head
+
+
+class _HeaderTooLong(Exception):
+    """The first record runs past :data:`_HEAD_LIMIT` characters: no header of column names."""
 
 
 def sniff_delimiter(header_line: str) -> str:

@@ -603,3 +603,16 @@ def test_a_header_that_is_not_column_names_is_never_echoed(tmp_path: Path, monke
         + ")",
     ]
     assert all(secret not in line for line in lines)
+
+
+def test_a_first_row_past_64_kib_is_no_header_and_is_not_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blob.csv").write_text("x" * (8 << 20), encoding="utf-8")
+    (tmp_path / "quote.csv").write_text('"phone\n' + "row,never,closed\n" * 10000, encoding="utf-8")
+    hint = '(the first row must name the columns; a quote opened in it must be closed with ")'
+    assert _errors_at(tmp_path, spec("blob.csv")) + _errors_at(tmp_path, spec("quote.csv")) == [
+        f"blob.csv:row 1: error: the first row is longer than 64 KiB, so it is no header of column names {hint}",
+        f"quote.csv:row 1: error: the first row is longer than 64 KiB, so it is no header of column names {hint}",
+    ]
