@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except CampaignerError as exc:
         if debug:
-            traceback.print_exc()
+            print(_scrub(traceback.format_exc()), file=sys.stderr, end="")
         for line in exc.lines():
             print(for_terminal(line), file=sys.stderr)
         return 1
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:
         if debug:
-            traceback.print_exc()
+            print(_scrub(traceback.format_exc()), file=sys.stderr, end="")
         path = _crash_log(exc)
         print(
             for_terminal(

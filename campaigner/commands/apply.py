@@ -173,7 +173,10 @@ def command(
         saved = read_plan(source)
         saved.verify_inputs()
         loaded = load_campaign(saved.campaign_file)
-    wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    try:
+        wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    except ValueError as exc:
+        raise CampaignerError(f"error: --wait: {exc}") from None
     chosen = choose_target(target, for_apply=True)
     if saved is not None and saved.target_id != chosen.id:
         raise CampaignerError(

@@ -105,3 +105,9 @@ def test_ctrl_c_during_apply_says_what_was_sent_and_what_is_in_doubt(workdir: Pa
         f"Run `campaigner apply {campaign}` again: it settles the {found.group(1)} in doubt through the provider's "
         "logs before sending anything else, and sends no message twice."
     )
+
+
+def test_a_bad_wait_option_is_one_line_before_anything_is_sent(workdir: Path, cli: Any) -> None:
+    result = cli("apply", EXAMPLE, "--wait", "soon")
+    assert (result.code, result.err) == (1, "error: --wait: expected a duration such as 30s, 10m or 1h, got 'soon'\n")
+    assert not (workdir / ".campaigner" / "sandbox.db").exists()
