@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from campaigner import __version__
+from campaigner.campaign.files import FileRefused, open_regular
 from campaigner.campaign.load import LoadedCampaign
 from campaigner.content.sms import measure
 from campaigner.errors import InputError, StalePlanError, display_path
@@ -195,6 +196,13 @@ def read_plan(path: Path) -> SavedPlan:
     digest = hashlib.sha256()
     header: dict[str, Any] | None = None
     last = ""
+    try:
+        with open_regular(path, what="a saved plan", binary=True):  # not a FIFO, a device or a folder
+            pass
+    except FileRefused as exc:
+        raise InputError(exc.message, path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the saved plan: {exc.strerror or exc}", path=path) from None
     try:
         with path.open(encoding="utf-8") as fh:
             previous = None

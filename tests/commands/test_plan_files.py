@@ -69,3 +69,11 @@ def test_a_saved_plan_is_still_stale_when_an_input_changed(workdir: Path, cli: A
         "spring.plan: error: plan is stale: campaigns/recipients/loyalty.csv changed since the plan was made "
         "(run `campaigner plan --out` again and review it)\n",
     )
+
+
+def test_applying_a_device_or_a_fifo_as_a_saved_plan_is_one_line(workdir: Path, cli: Any) -> None:
+    os.mkfifo(workdir / "pipe.plan")
+    zero = cli("apply", "/dev/zero", "--no-wait")
+    fifo = cli("apply", "pipe.plan", "--no-wait")
+    assert (zero.code, zero.err) == (1, "/dev/zero: error: is a character device, not a saved plan\n")
+    assert (fifo.code, fifo.err) == (1, "pipe.plan: error: is a FIFO (named pipe), not a saved plan\n")
