@@ -24,7 +24,7 @@ from ruamel.yaml.events import (
     SequenceStartEvent,
 )
 
-from campaigner.campaign.files import FileRefused, read_campaign_bytes
+from campaigner.campaign.files import FileRefused, confine, read_campaign_bytes, repository_root
 from campaigner.campaign.spec import Campaign
 from campaigner.errors import InputError, InputErrors, display_path
 
@@ -445,8 +445,18 @@ def load_campaign(path: str | Path) -> LoadedCampaign:
 
 
 def _check_report_dir(loaded: LoadedCampaign) -> None:
-    """The summary folder must be a folder, or creatable: caught now rather than after sending."""
+    """The summary folder must be inside the campaign's repository, and a folder or creatable: caught
+    now rather than after sending."""
     wanted = loaded.report_dir
+    if loaded.spec.report.dir:
+        try:
+            confine(wanted, repository_root(loaded.path), loaded.spec.report.dir)
+        except FileRefused as exc:
+            raise loaded.error(
+                ("report", "dir"),
+                f"report.dir: {exc.message}",
+                hint="the summary is written inside the repository that holds the campaign file",
+            ) from None
     for folder in (wanted, *wanted.parents):
         if folder.is_dir():
             return
