@@ -20,12 +20,20 @@ from urllib.parse import urlsplit
 from campaigner.errors import TargetError
 
 if TYPE_CHECKING:
+    from campaigner.ledger.location import StateLocation
     from campaigner.omni.config import ClientConfig
 
 SANDBOX = "sandbox"
 SANDBOX_KEY = "sandbox"
 SANDBOX_SETTLE_SECONDS = 0.5
 PROVIDER_SETTLE_SECONDS = 60.0
+
+
+def state_location(environ: Mapping[str, str] | None = None, given: str | None = None) -> StateLocation:
+    """The ledger: ``--state`` (``given``), ``CAMPAIGNER_STATE`` (a file or a ``postgresql://`` URL), or the default."""
+    from campaigner.ledger.location import state_location as locate
+
+    return locate(os.environ if environ is None else environ, Path.cwd(), given)
 
 
 def state_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -35,9 +43,9 @@ def state_path(environ: Mapping[str, str] | None = None) -> Path:
     return default_state_path(os.environ if environ is None else environ, Path.cwd())
 
 
-def sandbox_state_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The embedded sandbox's state file, beside the ledger."""
-    return state_path(environ).parent / "sandbox.db"
+def sandbox_state_path(environ: Mapping[str, str] | None = None, state: StateLocation | None = None) -> Path:
+    """The embedded sandbox's state file, beside the ledger file (under ``.campaigner`` for a server ledger)."""
+    return (state or state_location(environ)).local_dir / "sandbox.db"
 
 
 def provider_configured(environ: Mapping[str, str]) -> bool:
@@ -122,7 +130,13 @@ def _tuned(config: ClientConfig, env: Mapping[str, str]) -> ClientConfig:
 
 
 @contextmanager
-def connect(target: Target, environ: Mapping[str, str] | None = None, *, writes: bool = True) -> Iterator[Connection]:
+def connect(
+    target: Target,
+    environ: Mapping[str, str] | None = None,
+    *,
+    state: StateLocation | None = None,
+    writes: bool = True,
+) -> Iterator[Connection]:
     """Yield a client configuration for ``target``; for the sandbox, run it for the duration.
 
     With ``writes=False`` (plan) nothing is created: a sandbox with no state file yet runs in memory.
@@ -137,13 +151,13 @@ def connect(target: Target, environ: Mapping[str, str] | None = None, *, writes:
         return
     from campaigner.sandbox.server import SandboxServer
 
-    db = sandbox_state_path(env)
+    db = sandbox_state_path(env, state)
     if writes or db.exists():
         db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        state: Path | str = db
+        sandbox_state: Path | str = db
     else:
-        state = ":memory:"
-    server = SandboxServer(db_path=state, api_key=SANDBOX_KEY)
+        sandbox_state = ":memory:"
+    server = SandboxServer(db_path=sandbox_state, api_key=SANDBOX_KEY)
     server.start()
     try:
         config = ClientConfig.from_env({"INFOBIP_BASE_URL": server.url, "INFOBIP_API_KEY": SANDBOX_KEY})
@@ -152,7 +166,8 @@ def connect(target: Target, environ: Mapping[str, str] | None = None, *, writes:
         yield Connection(
             target,
             config,
-            f"Target: embedded sandbox ({server.url}, state {db}); nothing leaves this machine",
+            f"Target: embedded sandbox ({server.url}, state {db}{'' if sandbox_state == db else ' (none yet)'}); "
+            "nothing leaves this machine",
         )
     finally:
         server.stop()
