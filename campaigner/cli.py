@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -71,8 +72,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 _SECRET_VARIABLES = ("INFOBIP_API_KEY", "INFOBIP_PASSWORD")
 
 
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
 def _scrub(text: str) -> str:
-    """``text`` without the secrets of the environment, as is or escaped (an error may quote a header)."""
+    """``text`` without the secrets of the environment, as is or escaped (an error may quote a header),
+    and without the password of any URL in it (a PostgreSQL ledger's ``postgresql://user:pw@host``)."""
+    text = _URL_PASSWORD.sub(r"\1[redacted]@", text)
     for name in _SECRET_VARIABLES:
         secret = os.environ.get(name, "").strip()
         if len(secret) < 4:
