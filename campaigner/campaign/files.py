@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal, overload
 
 from campaigner.errors import display_path
 
@@ -66,6 +66,14 @@ def confine(path: Path, root: Path, written: str | None = None) -> Path:
     return real
 
 
+@overload
+def open_regular(path: Path, *, what: str = ..., binary: Literal[False] = ...) -> IO[str]: ...
+
+
+@overload
+def open_regular(path: Path, *, what: str = ..., binary: Literal[True]) -> IO[bytes]: ...
+
+
 def open_regular(path: Path, *, what: str = "a regular file", binary: bool = False) -> IO[str] | IO[bytes]:
     """Open a regular file for reading (UTF-8 text with or without a BOM, newlines kept, unless ``binary``).
 
@@ -91,7 +99,6 @@ def read_campaign_bytes(path: Path) -> bytes:
     """The bytes of a campaign file: a regular file of at most :data:`MAX_CAMPAIGN_BYTES`."""
     with open_regular(path, what="a campaign file", binary=True) as fh:
         raw = fh.read(MAX_CAMPAIGN_BYTES + 1)
-    assert isinstance(raw, bytes)
     if len(raw) > MAX_CAMPAIGN_BYTES:
         raise FileRefused(f"is larger than {MAX_CAMPAIGN_BYTES >> 20} MiB; a campaign file is a few kilobytes")
     return raw

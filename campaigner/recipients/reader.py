@@ -18,8 +18,9 @@ Each data row gives a :class:`Recipient` or a :class:`Skip`, in file order, chec
 Duplicates are found in two compact key sets (:mod:`campaigner.recipients.keyset`); nothing else grows with the
 number of rows.
 
-Errors stop the plan (:class:`InputError`, collected into :class:`InputErrors`): a missing or
-unreadable file, an empty file or header, duplicate column names, an address column named in the
+Errors stop the plan (:class:`InputError`, collected into :class:`InputErrors`): a file outside the
+campaign's repository or not a regular file (a folder, a FIFO, a device), a missing or unreadable file,
+an empty file or header (or one past 64 KiB), duplicate column names, an address column named in the
 campaign but absent from the header (located in the campaign file), a row whose field count differs
 from the header's, a byte that is not UTF-8. Header errors are raised by :func:`open_recipients`;
 row errors are collected while iterating (up to :data:`MAX_ROW_ERRORS`) and raised at the end.
@@ -126,8 +127,7 @@ class _CsvFile:
         self.delimiter = ","
         try:
             confine(path, ctx.root, written)
-            self._file = open_regular(path, what="a CSV file")  # type: ignore[assignment]
-            assert self._file is not None
+            self._file = open_regular(path, what="a CSV file")
             head = _first_record(self._file)
         except FileRefused as exc:
             if exc.outside:
@@ -240,7 +240,7 @@ class _CsvFile:
 
 
 _HEAD_LIMIT = 1 << 16
-"""Characters read ahead for the header record when its quotes never close."""
+"""The header record's length limit in characters: past it, the file is refused without reading on."""
 _NAME_SHOWN = 40
 """A column name is cut to this many characters in error lines."""
 _NAME_LIMIT = 100
