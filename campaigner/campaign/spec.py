@@ -183,13 +183,14 @@ class FlowStep(_Model):
     sender: str = Field(
         alias="from",
         min_length=1,
-        max_length=MAX_SENDER,
         description="LINE application key, or the SMS sender (numeric or alphanumeric)",
     )
 
     @model_validator(mode="after")
-    def _sms_sender(self) -> FlowStep:
+    def _sender_length(self) -> FlowStep:
         if self.channel != "SMS":
+            if len(self.sender) > MAX_SENDER:
+                raise located(f"a sender has at most {MAX_SENDER} characters, got {len(self.sender)}", at=("from",))
             return self
         numeric = bool(_NUMERIC_SENDER.match(self.sender))
         digits = len(self.sender.lstrip("+"))

@@ -1,9 +1,10 @@
 """The recipients of a campaign, streamed from its CSV: addresses normalized, skips with their reasons.
 
 Reading (SPEC section 3): UTF-8 with or without a BOM, the delimiter (``,`` ``;`` or tab) sniffed
-from the header row, which names the columns (names stripped of surrounding spaces; a column with an
-empty name is ignored). ``row`` numbers are records as a spreadsheet shows them: the header is row 1,
-a quoted value spanning lines is still one row, blank lines count but yield nothing.
+from the header record (quotes respected), which names the columns (names stripped of surrounding
+spaces; a column with an empty name is ignored). ``row`` numbers are records as a spreadsheet shows
+them: the header is row 1, a quoted value spanning lines is still one row, blank lines count but yield
+nothing.
 
 Each data row gives a :class:`Recipient` or a :class:`Skip`, in file order, checked in this order:
 
