@@ -54,16 +54,22 @@ class LoadedCampaign:
         """``report.dir`` (relative to the campaign file), or ``reports/<campaign>`` beside it."""
         return self.resolve(self.spec.report.dir or f"reports/{self.spec.campaign}")
 
-    def warnings(self, now: datetime | None = None) -> list[str]:
-        """What is valid but will not work as meant, at ``file:line:col`` (a send window already closed)."""
+    def warnings(self, now: datetime | None = None) -> list[tuple[KeyPath, str]]:
+        """What is valid but will not work as meant, with the key it is about (a send window already closed)."""
         not_after = self.spec.send.notAfter
         if not_after is not None and not_after <= (now or datetime.now(UTC)):
-            line, col = self.locate(("send", "notAfter"))
             return [
-                f"{display_path(self.path)}:{line}:{col}: warning: send.notAfter {not_after.isoformat()} is in the "
-                "past: apply will send nothing"
+                (("send", "notAfter"), f"send.notAfter {not_after.isoformat()} is in the past: apply will send nothing")
             ]
         return []
+
+    def warning_lines(self, now: datetime | None = None) -> list[str]:
+        """:meth:`warnings` as ``file:line:col: warning: ...`` lines."""
+        lines = []
+        for keys, message in self.warnings(now):
+            line, col = self.locate(keys)
+            lines.append(f"{display_path(self.path)}:{line}:{col}: warning: {message}")
+        return lines
 
     def locate(self, keys: KeyPath) -> tuple[int, int]:
         """1-based (line, col) of the value at ``keys``, or of the nearest ancestor that exists."""

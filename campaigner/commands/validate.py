@@ -24,7 +24,7 @@ def command(paths: tuple[str, ...]) -> None:
     for path in files:
         try:
             loaded = load_campaign(path)
-            for warning in loaded.warnings():
+            for warning in loaded.warning_lines():
                 click.echo(warning, err=True)
             stream = MessageStream(loaded, "validate")
             try:

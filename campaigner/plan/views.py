@@ -82,7 +82,7 @@ def _encoding_line(plan: Plan) -> str:
 
 def warnings(plan: Plan) -> list[str]:
     st = plan.stats
-    out = [w.split(": warning: ", 1)[1] for w in plan.loaded.warnings()]
+    out = [message for _keys, message in plan.loaded.warnings()]
     if st.ucs2_forcing:
         singles = [ch for ch, _ in st.ucs2_forcing.most_common(5)]
         shown = " ".join(repr(ch) for ch in singles)
