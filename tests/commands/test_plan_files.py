@@ -21,7 +21,9 @@ def _mode(path: Path) -> int:
 def test_plan_writes_nothing_not_even_for_bad_input(workdir: Path, cli: Any) -> None:
     shutil.copytree(BAD / "csv-row-too-many-fields", workdir / "case", ignore=shutil.ignore_patterns("expected.txt"))
     assert cli("plan", "case/campaign.yaml").code == 1
+    assert cli("validate", "case/campaign.yaml").code == 1
     assert cli("plan", EXAMPLE).code == 0
+    assert cli("validate", EXAMPLE).code == 0
     assert not (workdir / ".campaigner").exists()
 
 
