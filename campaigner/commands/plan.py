@@ -66,7 +66,7 @@ def command(
     if any(entry.ok for entry in selection.entries):
         ledger = open_ledger(chosen, create=False, state=state)
         try:
-            with connect(chosen, state=state_location(given=state)) as conn:
+            with connect(chosen, state=state_location(given=state), writes=False) as conn:
                 for i, entry in enumerate(selection.entries):
                     if not entry.ok:
                         continue
@@ -187,6 +187,7 @@ def _plan_one(
                 target_id=chosen.id,
                 bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
                 scenario=change,
+                plan_dir=out.parent,
             )
             plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
             writer.finish(plan)

@@ -8,6 +8,7 @@ file or inputs changed in git. The exit code of a command over several campaigns
 from __future__ import annotations
 
 import json
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,8 @@ def for_each_campaign(
         try:
             run(entry.path)
         except click.exceptions.Exit as exc:
+            if exc.exit_code == 130:  # interrupted (Ctrl-C): the campaigns after it are not started
+                raise
             worst = max(worst, exc.exit_code)
         except CampaignerError as exc:
             for line in exc.lines():
@@ -129,9 +132,11 @@ def for_each_campaign(
 def _campaign_id(entry: Entry) -> str:
     if entry.loaded is not None:
         return entry.loaded.spec.campaign
-    try:  # a saved plan: its first line names the campaign
+    try:  # a saved plan: its first line names the campaign (a device or a FIFO is left to apply to refuse)
+        if not stat.S_ISREG(entry.path.stat().st_mode):
+            return entry.name
         with entry.path.open(encoding="utf-8") as fh:
-            header = json.loads(fh.readline() or "{}")
+            header = json.loads(fh.readline(1 << 20) or "{}")
         return str(header.get("campaign") or entry.name) if isinstance(header, dict) else entry.name
     except (OSError, UnicodeDecodeError, ValueError):
         return entry.name

@@ -24,6 +24,8 @@ def command(paths: tuple[str, ...], changed_since: str | None) -> None:
     bad = 0
     for entry in selection.entries:
         if entry.loaded is not None:  # a duplicate id is one problem; its rows may have more
+            for warning in entry.loaded.warning_lines():
+                click.echo(warning, err=True)
             try:
                 stream = MessageStream(entry.loaded, "validate")
                 try:

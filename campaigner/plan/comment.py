@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 from campaigner.campaign.spec import CAMPAIGN_ID
 from campaigner.plan.build import Plan, skip_reasons
-from campaigner.plan.views import REASON_TEXT, first_rows, sample_lines, schedule_lines, warnings
+from campaigner.plan.views import IN_DOUBT, REASON_TEXT, first_rows, sample_lines, schedule_lines, warnings
+from campaigner.text.escape import fence_for, for_terminal
 
 MARKER = "<!-- campaigner-plan -->"
 DIGEST_MARKER = "campaigner-digest"
 LIMIT = 60_000  # bytes: a GitHub comment holds 65,536 characters
 CUT_RESERVE = 300  # bytes kept per campaign for the line that says its details were cut
 _SPECIAL = re.compile(r"([\\`*_\[\]<>()#!|~&:{}])")
-_BACKTICKS = re.compile(r"`+")
 _CAMPAIGN_ID = re.compile(CAMPAIGN_ID)
 
 
@@ -50,15 +50,16 @@ class Gone:
 
 def escape(text: str) -> str:
     """Campaign-file text for use outside code: markdown's special characters escaped, one line, no mention."""
-    flat = " ".join(text.split())
+    flat = for_terminal(" ".join(text.split()))
     return _SPECIAL.sub(r"\\\1", flat).replace("@", "@\u200b")
 
 
 def code_block(lines: Sequence[str], info: str = "") -> str:
-    """A fenced code block that no line of ``lines`` can close (its fence is longer than any backtick run)."""
-    body = "\n".join(lines)
-    longest = max((len(m) for m in _BACKTICKS.findall(body)), default=0)
-    fence = "`" * max(3, longest + 1)
+    """A fenced code block that no line of ``lines`` can close (its fence is longer than any backtick run);
+    control and bidirectional characters are written as escapes, as on a terminal."""
+    shown = [for_terminal(line) for line in "\n".join(lines).split("\n")]
+    fence = fence_for(shown)
+    body = "\n".join(shown)
     return f"{fence}{info}\n{body}\n{fence}"
 
 
@@ -95,6 +96,8 @@ def _blocks(plan: Plan, *, show_pii: bool) -> list[str]:
         f"| to send | {st.to_send} |",
         f"| already sent | {st.already_sent} |",
     ]
+    if st.in_doubt:
+        rows.append(f"| in doubt ({IN_DOUBT}) | {st.in_doubt} |")
     for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:

@@ -10,9 +10,13 @@ from campaigner.plan.build import Plan, Sample, skip_reasons
 from campaigner.plan.schedule import ScheduleStats
 from campaigner.schedule.windows import SCHEDULE_SKIP_REASONS as SCHEDULE_REASONS
 from campaigner.schedule.zones import load_zone
+from campaigner.text.escape import for_terminal
 
 FORMAT_VERSION = 1
 
+IN_DOUBT = (
+    "sent by an interrupted apply and never answered: settled through the provider's logs before anything else is sent"
+)
 REASON_TEXT = {
     "invalid_number": "invalid phone number",
     "no_address": "no phone number or LINE key",
@@ -83,7 +87,7 @@ def _encoding_line(plan: Plan) -> str:
 
 def warnings(plan: Plan) -> list[str]:
     st = plan.stats
-    out = []
+    out = [message for _keys, message in plan.loaded.warnings()]
     if st.ucs2_forcing:
         singles = [ch for ch, _ in st.ucs2_forcing.most_common(5)]
         shown = " ".join(repr(ch) for ch in singles)
@@ -209,6 +213,8 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out.append(f"  rows read       {st.rows}")
     out.append(f"  to send         {st.to_send}")
     out.append(f"  already sent    {st.already_sent}")
+    if st.in_doubt:
+        out.append(f"  in doubt        {st.in_doubt} ({IN_DOUBT})")
     for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:
@@ -242,7 +248,8 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     if plan.digest is not None:
         out.append(f"Plan digest: {plan.digest.value}")
     out.append(plan.summary_line)
-    return "\n".join(out) + "\n"
+    # Every line is escaped for the terminal: CSV values and names from the campaign are data.
+    return "\n".join(for_terminal(line) for line in out) + "\n"
 
 
 def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
@@ -265,6 +272,7 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "rows": st.rows,
             "to_send": st.to_send,
             "already_sent": st.already_sent,
+            "in_doubt": st.in_doubt,
             "skipped": {reason: st.skipped.get(reason, 0) for reason in skip_reasons(plan.loaded)},
             "skipped_first_rows": {reason: st.skipped_rows.get(reason, []) for reason in skip_reasons(plan.loaded)},
         },
