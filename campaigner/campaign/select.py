@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from campaigner.campaign.load import LoadedCampaign, campaign_files, load_campaign
+from campaigner.campaign import load
+from campaigner.campaign.load import LoadedCampaign, load_campaign
 from campaigner.errors import CampaignerError, InputError, display_path
 
 CAMPAIGN_SUFFIXES = (".yaml", ".yml")
@@ -50,7 +51,7 @@ def expand(paths: Sequence[str | Path], *, default: str = "campaigns") -> list[P
     """Campaign files named directly or found in folders (their ``*.yaml``), each once, in the order given."""
     seen: set[Path] = set()
     out: list[Path] = []
-    for path in campaign_files(paths or (default,)):
+    for path in load.campaign_files(paths or (default,)):
         key = path.resolve()
         if key not in seen:
             seen.add(key)
