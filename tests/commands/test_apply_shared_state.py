@@ -122,6 +122,9 @@ def test_after_49_hours_a_fresh_ci_runner_refuses_and_a_shared_ledger_says_no_ch
     first = cli("apply", EXAMPLE, "--auto-approve", "--no-wait", "--state", postgres_url)
     assert first.code == 0, first.err
     assert len(_received(provider_env)) == 15
+    reported = cli("report", EXAMPLE, "--wait", "30s", "--state", postgres_url)  # under the PostgreSQL lock
+    assert reported.code == 0, reported.err
+    assert "0 message(s) still without a final report." in reported.out
     assert httpx.post(f"{provider_env.url}/_sandbox/clock", json={"advance": "49h"}).status_code == 200
     assert httpx.get(f"{provider_env.url}/omni/1/logs", headers={"Authorization": "App sandbox"}).json() == {
         "results": []
