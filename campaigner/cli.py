@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -67,13 +68,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
         logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s", stream=sys.stderr)
 
 
+_URL_PASSWORD = re.compile(r"(?i)(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@|(password=)[^&\s]*")
+
+
+def _masked(arg: str) -> str:
+    """An argument with any database URL's password replaced by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: (m.group(1) or m.group(2)) + ("***@" if m.group(1) else "***"), arg)
+
+
 def _crash_log(exc: BaseException) -> Path:
     directory = Path(os.environ.get("CAMPAIGNER_HOME", ".campaigner"))
     try:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "crash.log"
         with path.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- {datetime.now(UTC).isoformat()} campaigner {__version__} {sys.argv!r}\n")
+            argv = [_masked(arg) for arg in sys.argv]  # a --state URL may hold a password
+            fh.write(f"--- {datetime.now(UTC).isoformat()} campaigner {__version__} {argv!r}\n")
             fh.write("".join(traceback.format_exception(exc)))
         return path
     except OSError:
