@@ -119,6 +119,11 @@ def provider_env(workdir: Path, sandbox: SandboxServer, monkeypatch: pytest.Monk
 def test_after_49_hours_a_fresh_ci_runner_refuses_and_a_shared_ledger_says_no_changes(
     workdir: Path, cli: Any, provider_env: SandboxServer, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    planned = cli("plan", EXAMPLE, "--state", postgres_url)  # a database campaigner never wrote to
+    assert planned.code == 0, planned.err
+    assert "  to send         15\n" in planned.out
+    with psycopg.connect(postgres_url) as conn:  # plan wrote nothing there, not even the schema
+        assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'campaigner'").fetchone() is None
     first = cli("apply", EXAMPLE, "--auto-approve", "--no-wait", "--state", postgres_url)
     assert first.code == 0, first.err
     assert len(_received(provider_env)) == 15
