@@ -1,7 +1,9 @@
 """The ledger: all of campaigner's SQL — scenario keys, message states and reports, keyed by target.
 
-The file, its schema and transactions are in ``ledger.database``; delivery reports and the views the summary
-reads in ``ledger.reports``; this module holds the message state machine and is what apply uses.
+``Ledger(location)`` opens a SQLite file (``ledger.database``) or a PostgreSQL database (``ledger.postgres``,
+for a ``postgresql://`` URL) behind one interface (``ledger.store``); the SQL here is the same for both.
+Delivery reports and the views the summary reads are in ``ledger.reports``; this module holds the message
+state machine and is what apply uses. ("``synchronous=FULL``" below means a durable commit on either backend.)
 
 A message's states::
 
