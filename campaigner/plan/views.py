@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from campaigner.plan.build import Plan, Sample
+from campaigner.plan.canary import describe as describe_canary
+from campaigner.plan.canary import sample_size
 from campaigner.recipients.reader import SKIP_REASONS
 
 FORMAT_VERSION = 1
@@ -89,6 +91,33 @@ def warnings(plan: Plan) -> list[str]:
     return out
 
 
+def rollout_lines(plan: Plan) -> list[str]:
+    """The canary and stopWhen, one line each (label first), when the campaign has them."""
+    send, out = plan.loaded.spec.send, []
+    if send.canary is not None:
+        out.append(f"canary          {describe_canary(send.canary, plan.stats.to_send)}")
+    if send.stopWhen is not None:
+        stop = send.stopWhen
+        named = (("rejected", stop.rejected), ("undeliverable", stop.undeliverable))
+        shown = [f"{name} {cond}" for name, cond in named if cond is not None]
+        out.append(f"stopWhen        {' or '.join(shown)}, after {stop.after} answers or final reports")
+    return out
+
+
+def rollout_json(plan: Plan) -> dict[str, Any]:
+    send, out = plan.loaded.spec.send, {}
+    if send.canary is not None:
+        out["canary"] = {
+            "size": sample_size(send.canary, plan.stats.to_send),
+            "min": send.canary.min_reports,
+            "wait_seconds": send.canary.wait,
+            "require": {group: str(cond) for group, cond in send.canary.require.items()},
+        }
+    if send.stopWhen is not None:
+        out["stopWhen"] = send.stopWhen.model_dump(mode="json", exclude_none=True)
+    return out
+
+
 def _first_rows(plan: Plan, reason: str) -> str:
     rows = plan.stats.skipped_rows.get(reason, [])
     more = ", …" if plan.stats.skipped.get(reason, 0) > len(rows) else ""
@@ -144,6 +173,7 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     )
     for w in warnings(plan):
         out.append(f"  warning: {w}")
+    out.extend(f"  {line}" for line in rollout_lines(plan))
     if st.samples:
         out.append("")
         out.append("Samples:" + ("" if show_pii else " (phone numbers and LINE keys masked; --show-pii shows them)"))
@@ -190,6 +220,9 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out.append(
         f"| requests | {st.requests} ({_duration(st.requests / spec.send.rateLimit)} at {spec.send.rateLimit:g}/s) |"
     )
+    for line in rollout_lines(plan):
+        label, text = line.split(" ", 1)
+        out.append(f"| {label} | {_md_escape(text.strip())} |")
     for w in warnings(plan):
         out += ["", f"> ⚠️ {_md_escape(w)}"]
     if st.samples:
@@ -235,6 +268,7 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "worst_case_segments": st.sms_worst_case,
         },
         "warnings": warnings(plan),
+        **rollout_json(plan),
         "samples": [
             {
                 "row": s.row,

@@ -86,6 +86,16 @@ UNDELIVERABLE = Status(2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED", "Me
 EXPIRED = Status(4, "EXPIRED", 15, "EXPIRED_EXPIRED", "Message expired")
 REJECTED_DESTINATION = Status(5, "REJECTED", 52, "REJECTED_DESTINATION", "Invalid destination address")
 REJECTED_ROUTE = Status(5, "REJECTED", 19, "REJECTED_ROUTE_NOT_AVAILABLE", "Route not available")
+REJECTED_DND = Status(5, "REJECTED", 10, "REJECTED_DND", "Destination on do-not-disturb list")
+REJECTED_AT_SEND_SUFFIX = "555"  # a phone number ending so is rejected in the send answer itself
+
+
+def rejected_at_send(to: Mapping[str, Any]) -> bool:
+    """The send answer rejects this destination (REJECTED_DND): nothing is stored, reported or logged."""
+    number = to.get("phoneNumber")
+    return isinstance(number, str) and number.endswith(REJECTED_AT_SEND_SUFFIX)
+
+
 STATUSES = {
     s.id: s
     for s in (
@@ -96,6 +106,7 @@ STATUSES = {
         EXPIRED,
         REJECTED_DESTINATION,
         REJECTED_ROUTE,
+        REJECTED_DND,
     )
 }
 

@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from campaigner.sandbox.delivery import DEFAULT_TIME_SCALE, DeliveryRules, FlowStep, Status, StepOutcome
+from campaigner.sandbox.delivery import (
+    DEFAULT_TIME_SCALE,
+    DeliveryRules,
+    FlowStep,
+    Status,
+    StepOutcome,
+    rejected_at_send,
+)
 from campaigner.sandbox.exceptions import SandboxError, bad_request, not_found, too_many_requests
 from campaigner.sandbox.records import Accepted, MessageRecord, Scenario, ScenarioDraft, SendRequest
 
@@ -234,14 +241,21 @@ class SandboxModel:
         texts = {channel: c.text for channel, c in send.content.items() if c.text is not None}
         rows: list[tuple[Any, ...]] = []
         answered: list[tuple[Mapping[str, Any], str]] = []
+        rejected: set[str] = set()
         for destination in send.destinations:
             message_id = destination.message_id or str(uuid.uuid4())
+            if rejected_at_send(destination.to):
+                rejected.add(message_id)
+                answered.append((destination.to, message_id))
+                continue
             steps = self.rules.simulate(destination.to, scenario.flow, send.content)
             ready_at = now + (offset + steps[-1].end) / self.time_scale
             steps_json = json.dumps([s.to_json() for s in steps], separators=(",", ":"))
             to_json = json.dumps(destination.to, separators=(",", ":"), ensure_ascii=False)
             rows.append((message_id, bulk_id, to_json, now, now + offset, ready_at, steps[-1].channel, steps_json))
             answered.append((destination.to, message_id))
+        if not rows:
+            return Accepted(bulk_id if several else None, tuple(answered), frozenset(rejected))
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO batches (scenario_key, texts, callback_data) VALUES (?, ?, ?)",
@@ -253,7 +267,7 @@ class SandboxModel:
                 " final_channel, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r[0], r[1], batch_id, *r[2:]) for r in rows],
             )
-        return Accepted(bulk_id if several else None, tuple(answered))
+        return Accepted(bulk_id if several else None, tuple(answered), frozenset(rejected))
 
     def take_reports(
         self,

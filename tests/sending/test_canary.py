@@ -1,0 +1,235 @@
+"""The canary end to end over real HTTP against the sandbox: pass, fail, resume after kill -9, decisions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from campaigner.sandbox.server import SandboxServer
+
+
+def write_list(path: Path, rows: int, *, undeliverable_every: int = 0, rejected_every: int = 0) -> None:
+    """``rows`` distinct Croatian mobiles; every n-th ends in 000 (undeliverable) or 555 (rejected at send)."""
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write("first_name,phone\n")
+        for i in range(rows):
+            tail = f"2{10 + i % 50:02d}"
+            if undeliverable_every and i % undeliverable_every == 0:
+                tail = "000"
+            elif rejected_every and i % rejected_every == 0:
+                tail = "555"
+            fh.write(f"Ana,+385 91 {1000 + i:04d} {tail}\n")
+
+
+def write_sms_campaign(
+    folder: Path, csv_name: str, *, campaign: str, send_extra: str = "", rate: str = "500/s"
+) -> Path:
+    path = folder / f"{campaign}.yaml"
+    path.write_text(
+        f"""campaign: {campaign}
+scenario:
+  name: Canary {campaign}
+  flow:
+    - channel: SMS
+      from: "385971006006"
+recipients:
+  csv: {csv_name}
+  phoneNumber: phone
+  defaultRegion: HR
+sms:
+  text: "Hi {{{{ first_name }}}}, spring sale. STOP: 0800123"
+send:
+  rateLimit: {rate}
+  batchSize: 100
+  concurrency: 4
+{send_extra}report:
+  wait: 0s
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+CANARY = """  canary:
+    share: 1%
+    min: 50
+    wait: 30s
+    require:
+      delivered: ">= 90%"
+"""
+
+
+def sandbox_received(db: Path) -> dict[str, int]:
+    with SandboxServer(db_path=db) as server:
+        messages = httpx.get(f"{server.url}/_sandbox/messages").json()["messages"]
+    return {m["messageId"]: m["received"] for m in messages}
+
+
+def canary_members(state: Path) -> set[str]:
+    with sqlite3.connect(state) as conn:
+        return {r[0] for r in conn.execute("SELECT message_id FROM canary_messages")}
+
+
+def test_a_healthy_canary_passes_and_the_rest_is_sent(workdir: Path, cli: Any) -> None:
+    write_list(workdir / "ok.csv", 5000)
+    campaign = write_sms_campaign(workdir, "ok.csv", campaign="canary-ok", send_extra=CANARY)
+    plan = cli("plan", str(campaign))
+    assert plan.code == 0, plan.err
+    assert (
+        "  canary          50 of 5000 first (1%, at least 50 final reports), waits up to 30s; "
+        "requires delivered >= 90%\n" in plan.out
+    )
+    result = cli("apply", str(campaign))
+    assert result.code == 0, result.out + result.err
+    assert "Canary: 50 of 5000 message(s) go out first" in result.out
+    assert "Canary passed: delivered " in result.out
+    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+    assert len(received) == 5000
+    assert all(n == 1 for n in received.values())
+    summary = json.loads((workdir / "reports/canary-ok/summary.json").read_text())
+    assert summary["canary"]["state"] == "passed"
+    assert summary["canary"]["size"] == 50
+    assert summary["recipients"]["sent"] == 5000
+    assert "**Canary**" in (workdir / "reports/canary-ok/summary.md").read_text()
+    assert "<h2>Canary</h2>" in (workdir / "reports/canary-ok/report.html").read_text()
+
+
+def test_a_failing_canary_stops_with_the_numbers_then_accept_sends_the_rest_once(workdir: Path, cli: Any) -> None:
+    write_list(workdir / "bad.csv", 5000, undeliverable_every=3)  # 1 in 3 ends in 000: undeliverable
+    campaign = write_sms_campaign(workdir, "bad.csv", campaign="canary-bad", send_extra=CANARY)
+    result = cli("apply", str(campaign))
+    assert result.code == 1, result.out + result.err
+    last = result.out.strip().splitlines()[-1]
+    assert last.startswith("Canary failed: delivered ")
+    assert "of 50 with a final report), required >= 90%; nothing more was sent." in last
+    state = workdir / ".campaigner/state.db"
+    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+    assert set(received) == canary_members(state)
+    assert len(received) == 50
+    summary = json.loads((workdir / "reports/canary-bad/summary.json").read_text())
+    assert summary["canary"]["state"] == "failed"
+    assert summary["recipients"]["sent"] == 50
+    assert summary["recipients"]["planned"] == 5000
+    assert "failed" in (workdir / "reports/canary-bad/summary.md").read_text()
+
+    again = cli("apply", str(campaign))
+    assert again.code == 1
+    assert again.out.strip().splitlines()[-1].startswith("Canary failed: delivered ")
+    assert len(sandbox_received(workdir / ".campaigner/sandbox.db")) == 50
+
+    accepted = cli("apply", str(campaign), "--accept-canary")
+    assert accepted.code == 0, accepted.out + accepted.err
+    assert "Canary failed, accepted with --accept-canary: sending the rest." in accepted.out
+    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+    assert len(received) == 5000
+    assert all(n == 1 for n in received.values())
+    summary = json.loads((workdir / "reports/canary-bad/summary.json").read_text())
+    assert summary["canary"]["state"] == "accepted"
+    assert summary["recipients"]["sent"] == 5000
+
+
+def _env(workdir: Path, server: SandboxServer) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
+    env.update(
+        INFOBIP_BASE_URL=server.url,
+        INFOBIP_API_KEY="sandbox",
+        CAMPAIGNER_STATE=str(workdir / ".campaigner/state.db"),
+        CAMPAIGNER_SETTLE_SECONDS="0.3",
+        NO_COLOR="1",
+    )
+    return env
+
+
+def _apply(workdir: Path, campaign: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    with (workdir / "apply.log").open("a") as log:
+        log.write("--- apply\n")
+        log.flush()
+        return subprocess.Popen(
+            [sys.executable, "-m", "campaigner", "apply", str(campaign), "--auto-approve"],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+def test_killed_during_the_canary_wait_resumes_the_same_sample(workdir: Path, tmp_path: Path) -> None:
+    # time_scale 1: an SMS's final report comes 5 real seconds after it is sent, so the wait is long enough
+    # to kill the apply in it.
+    with SandboxServer(db_path=tmp_path / "slow.db", time_scale=1.0) as server:
+        write_list(workdir / "k.csv", 5000)
+        campaign = write_sms_campaign(workdir, "k.csv", campaign="canary-kill", send_extra=CANARY)
+        env = _env(workdir, server)
+        proc = _apply(workdir, campaign, env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "Canary: waiting up to" not in (workdir / "apply.log").read_text():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert proc.poll() is None, (workdir / "apply.log").read_text()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        state = workdir / ".campaigner/state.db"
+        sample = canary_members(state)
+        assert len(sample) == 50
+        assert len(httpx.get(f"{server.url}/_sandbox/messages").json()["messages"]) == 50
+
+        again = _apply(workdir, campaign, env)
+        assert again.wait(timeout=120) == 0, (workdir / "apply.log").read_text()[-3000:]
+        log = (workdir / "apply.log").read_text().split("--- apply\n")[-1]
+        assert "go out first" not in log  # no second canary
+        assert "Canary passed" in log
+        assert canary_members(state) == sample
+        with sqlite3.connect(state) as conn:
+            assert conn.execute("SELECT count(*) FROM canaries").fetchone()[0] == 1
+        stats = httpx.get(f"{server.url}/_sandbox/stats").json()
+    assert stats["duplicates"] == 0
+    assert stats["messages"] == 5000
+
+
+STOP = """  stopWhen:
+    rejected: ">= 5%"
+    after: 200
+"""
+
+
+def test_stop_when_rejections_pass_5_percent_after_200_answers(workdir: Path, cli: Any) -> None:
+    write_list(workdir / "rej.csv", 3000, rejected_every=10)  # 1 in 10 ends in 555: rejected at send
+    campaign = write_sms_campaign(workdir, "rej.csv", campaign="stopping", send_extra=STOP, rate="50/s")
+    plan = cli("plan", str(campaign))
+    assert "  stopWhen        rejected >= 5%, after 200 answers or final reports\n" in plan.out
+    result = cli("apply", str(campaign))
+    assert result.code == 1, result.out + result.err
+    last = result.out.strip().splitlines()[-1]
+    assert last.startswith("Sending stopped: send.stopWhen.rejected >= 5% was reached: 10.0% (")
+    assert last.endswith("message(s) not sent. Run apply --resume-stopped to continue.")
+    summary = json.loads((workdir / "reports/stopping/summary.json").read_text())
+    sent = summary["recipients"]["sent"] + summary["recipients"]["rejected"]
+    assert 200 <= sent < 1000
+    assert summary["recipients"]["planned"] == 3000
+    assert f"{3000 - sent} message(s) not sent" in last
+    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+    assert len(received) == summary["recipients"]["sent"]
+
+    refused = cli("apply", str(campaign))
+    assert refused.code == 1
+    assert refused.err.strip().startswith("error: the last apply of stopping was stopped (send.stopWhen.rejected")
+    assert refused.err.strip().endswith("run apply --resume-stopped to continue")
+    assert sandbox_received(workdir / ".campaigner/sandbox.db") == received
+
+    campaign.write_text(campaign.read_text().replace(STOP, ""))  # the cause looked at: no stop this time
+    resumed = cli("apply", str(campaign), "--resume-stopped")
+    assert resumed.code == 1, resumed.out + resumed.err  # the 555 numbers are rejected: exit 1
+    assert "Resuming the stopped send (--resume-stopped)." in resumed.out
+    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+    assert len(received) == 2700
+    assert all(n == 1 for n in received.values())
