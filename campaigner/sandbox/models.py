@@ -22,7 +22,6 @@ from campaigner.sandbox.delivery import (
     FlowStep,
     Status,
     StepOutcome,
-    rejected_at_send,
 )
 from campaigner.sandbox.exceptions import SandboxError, bad_request, not_found, too_many_requests
 from campaigner.sandbox.records import Accepted, MessageRecord, Scenario, ScenarioDraft, SendRequest
@@ -271,7 +270,7 @@ class SandboxModel:
         rejected: set[str] = set()
         for destination in send.destinations:
             message_id = destination.message_id or str(uuid.uuid4())
-            if rejected_at_send(destination.to):
+            if self.rules.rejected_at_send(destination.to):
                 rejected.add(message_id)
                 answered.append((destination.to, message_id))
                 continue

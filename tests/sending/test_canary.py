@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from campaigner.sandbox.server import SandboxServer
 
@@ -202,34 +203,45 @@ STOP = """  stopWhen:
 """
 
 
-def test_stop_when_rejections_pass_5_percent_after_200_answers(workdir: Path, cli: Any) -> None:
+def test_stop_when_rejections_pass_5_percent_after_200_answers(
+    workdir: Path, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_list(workdir / "rej.csv", 3000, rejected_every=10)  # 1 in 10 ends in 555: rejected at send
     campaign = write_sms_campaign(workdir, "rej.csv", campaign="stopping", send_extra=STOP, rate="50/s")
-    plan = cli("plan", str(campaign))
-    assert "  stopWhen        rejected >= 5%, after 200 answers or final reports\n" in plan.out
-    result = cli("apply", str(campaign))
-    assert result.code == 1, result.out + result.err
-    last = result.out.strip().splitlines()[-1]
-    assert last.startswith("Sending stopped: send.stopWhen.rejected >= 5% was reached: 10.0% (")
-    assert last.endswith("message(s) not sent. Run apply --resume-stopped to continue.")
-    summary = json.loads((workdir / "reports/stopping/summary.json").read_text())
-    sent = summary["recipients"]["sent"] + summary["recipients"]["rejected"]
-    assert 200 <= sent < 1000
-    assert summary["recipients"]["planned"] == 3000
-    assert f"{3000 - sent} message(s) not sent" in last
-    received = sandbox_received(workdir / ".campaigner/sandbox.db")
-    assert len(received) == summary["recipients"]["sent"]
+    with SandboxServer(db_path=tmp_path / "rej.db", reject_suffix="555") as server:
+        monkeypatch.setenv("INFOBIP_BASE_URL", server.url)
+        monkeypatch.setenv("INFOBIP_API_KEY", "sandbox")
+        plan = cli("plan", str(campaign))
+        assert "  stopWhen        rejected >= 5%, after 200 answers or final reports\n" in plan.out
+        result = cli("apply", str(campaign), "--auto-approve")
+        assert result.code == 1, result.out + result.err
+        last = result.out.strip().splitlines()[-1]
+        assert last.startswith("Sending stopped: send.stopWhen.rejected >= 5% was reached: 10.0% (")
+        assert last.endswith("message(s) not sent. Run apply --resume-stopped to continue.")
+        summary = json.loads((workdir / "reports/stopping/summary.json").read_text())
+        sent = summary["recipients"]["sent"] + summary["recipients"]["rejected"]
+        assert 200 <= sent < 1000
+        assert summary["recipients"]["planned"] == 3000
+        assert f"; {3000 - sent} message(s) not sent" in last
+        assert "not sent yet" in (workdir / "reports/stopping/summary.md").read_text()
+        received = _received(server)
+        assert len(received) == summary["recipients"]["sent"]
 
-    refused = cli("apply", str(campaign))
-    assert refused.code == 1
-    assert refused.err.strip().startswith("error: the last apply of stopping was stopped (send.stopWhen.rejected")
-    assert refused.err.strip().endswith("run apply --resume-stopped to continue")
-    assert sandbox_received(workdir / ".campaigner/sandbox.db") == received
+        refused = cli("apply", str(campaign), "--auto-approve")
+        assert refused.code == 1
+        assert refused.err.strip().startswith("error: the last apply of stopping was stopped (send.stopWhen.rejected")
+        assert refused.err.strip().endswith("run apply --resume-stopped to continue")
+        assert _received(server) == received
 
-    campaign.write_text(campaign.read_text().replace(STOP, ""))  # the cause looked at: no stop this time
-    resumed = cli("apply", str(campaign), "--resume-stopped")
-    assert resumed.code == 1, resumed.out + resumed.err  # the 555 numbers are rejected: exit 1
-    assert "Resuming the stopped send (--resume-stopped)." in resumed.out
-    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+        campaign.write_text(campaign.read_text().replace(STOP, ""))  # the cause looked at: no stop this time
+        resumed = cli("apply", str(campaign), "--auto-approve", "--resume-stopped")
+        assert resumed.code == 1, resumed.out + resumed.err  # the 555 numbers are rejected: exit 1
+        assert "Resuming the stopped send (--resume-stopped)." in resumed.out
+        received = _received(server)
     assert len(received) == 2700
     assert all(n == 1 for n in received.values())
+
+
+def _received(server: SandboxServer) -> dict[str, int]:
+    messages = httpx.get(f"{server.url}/_sandbox/messages").json()["messages"]
+    return {m["messageId"]: m["received"] for m in messages}
