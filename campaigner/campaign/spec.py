@@ -272,7 +272,7 @@ class Canary(_Model):
             raise ValueError("give the canary's size as share (e.g. 1%) or as count, not both")
         if self.count is not None and self.min is not None and self.min > self.count:
             raise located(
-                f"canary.min ({self.min}) is more than canary.count ({self.count})",
+                f"send.canary.min ({self.min}) is more than send.canary.count ({self.count})",
                 at=("min",),
                 hint="lower min, or raise count",
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -245,3 +246,70 @@ def test_stop_when_rejections_pass_5_percent_after_200_answers(
 def _received(server: SandboxServer) -> dict[str, int]:
     messages = httpx.get(f"{server.url}/_sandbox/messages").json()["messages"]
     return {m["messageId"]: m["received"] for m in messages}
+
+
+def test_inconclusive_when_the_wait_runs_out_then_retry_waits_again(
+    workdir: Path, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # time_scale 1: reports come 5 s after the send, after the canary's 1 s wait.
+    write_list(workdir / "slow.csv", 500)
+    canary = CANARY.replace("share: 1%", "count: 20").replace("min: 50", "min: 20").replace("wait: 30s", "wait: 1s")
+    campaign = write_sms_campaign(workdir, "slow.csv", campaign="canary-slow", send_extra=canary)
+    with SandboxServer(db_path=tmp_path / "slow.db", time_scale=1.0) as server:
+        monkeypatch.setenv("INFOBIP_BASE_URL", server.url)
+        monkeypatch.setenv("INFOBIP_API_KEY", "sandbox")
+        first = cli("apply", str(campaign), "--auto-approve")
+        assert first.code == 1, first.out + first.err
+        assert first.out.strip().splitlines()[-1] == (
+            "Canary inconclusive: 0 of the canary's 20 recipients have a final report, 20 are needed to decide; "
+            "nothing more was sent. Run apply --accept-canary to send the rest anyway, or --retry-canary to wait "
+            "for more reports."
+        )
+        assert len(_received(server)) == 20
+        plain = cli("apply", str(campaign), "--auto-approve")
+        assert plain.code == 1
+        assert "Canary inconclusive" in plain.out.strip().splitlines()[-1]
+        assert len(_received(server)) == 20
+        both = cli("apply", str(campaign), "--accept-canary", "--retry-canary")
+        assert both.code == 1
+        assert both.err.strip() == "error: --accept-canary and --retry-canary exclude each other; choose one"
+        time.sleep(5)
+        retried = cli("apply", str(campaign), "--auto-approve", "--retry-canary")
+        assert retried.code == 0, retried.out + retried.err
+        assert "Canary inconclusive; --retry-canary: waiting again for its final reports." in retried.out
+        # every phone has a 2% chance (by hash) of being undeliverable; the target's port changes the ids
+        assert re.search(
+            r"Canary passed: delivered \d+\.\d% \(20 of 20 with a final report\), required >= 90%\.", retried.out
+        )
+        received = _received(server)
+    assert len(received) == 500
+    assert all(n == 1 for n in received.values())
+
+
+def test_a_changed_campaign_gets_a_new_canary_of_its_unsent_recipients(workdir: Path, cli: Any) -> None:
+    write_list(workdir / "fix.csv", 2000, undeliverable_every=3)
+    campaign = write_sms_campaign(workdir, "fix.csv", campaign="canary-fix", send_extra=CANARY)
+    assert cli("apply", str(campaign)).code == 1
+    first_sample = canary_members(workdir / ".campaigner/state.db")
+    write_list(workdir / "fix.csv", 2000)  # the bad numbers replaced: a new plan digest
+    fixed = cli("apply", str(campaign))
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert "Canary: 50 of " in fixed.out and "Canary passed" in fixed.out
+    samples = canary_members(workdir / ".campaigner/state.db")
+    assert first_sample < samples and len(samples) == 100
+    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+    assert all(n == 1 for n in received.values())
+    # everyone on the new list got one message, plus the first canary's (some no longer on the list)
+    listed = _listed_ids(workdir)
+    assert len(listed) == 2000
+    assert set(received) == listed | first_sample
+
+
+def _listed_ids(workdir: Path) -> set[str]:
+    with sqlite3.connect(workdir / ".campaigner/state.db") as conn:
+        rows = conn.execute("SELECT message_id, recipient_id FROM messages WHERE state = 'accepted'").fetchall()
+    listed = {
+        "385" + line.split(",")[1].replace(" ", "").removeprefix("+385")
+        for line in (workdir / "fix.csv").read_text().splitlines()[1:]
+    }
+    return {mid for mid, rid in rows if rid in listed}
