@@ -122,6 +122,8 @@ def test_a_failing_canary_stops_with_the_numbers_then_accept_sends_the_rest_once
     assert summary["recipients"]["sent"] == 50
     assert summary["recipients"]["planned"] == 5000
     assert "failed" in (workdir / "reports/canary-bad/summary.md").read_text()
+    assert cli("report", str(campaign)).code == 0  # report keeps the canary's section
+    assert json.loads((workdir / "reports/canary-bad/summary.json").read_text())["canary"]["state"] == "failed"
 
     again = cli("apply", str(campaign))
     assert again.code == 1
@@ -313,3 +315,21 @@ def _listed_ids(workdir: Path) -> set[str]:
         for line in (workdir / "fix.csv").read_text().splitlines()[1:]
     }
     return {mid for mid, rid in rows if rid in listed}
+
+
+def test_stop_when_undeliverable_reports_pass_a_share_while_sending(workdir: Path, cli: Any) -> None:
+    write_list(workdir / "und.csv", 3000, undeliverable_every=3)
+    stop = '  stopWhen:\n    undeliverable: ">= 10%"\n    after: 50\n'
+    campaign = write_sms_campaign(workdir, "und.csv", campaign="undeliverable", send_extra=stop, rate="20/s")
+    campaign.write_text(campaign.read_text().replace("batchSize: 100", "batchSize: 10"))
+    result = cli("apply", str(campaign))
+    assert result.code == 1, result.out + result.err
+    last = result.out.strip().splitlines()[-1]
+    assert last.startswith("Sending stopped: send.stopWhen.undeliverable >= 10% was reached: ")
+    assert "final reports undeliverable); " in last
+    summary = json.loads((workdir / "reports/undeliverable/summary.json").read_text())
+    assert 50 <= summary["recipients"]["sent"] < 3000
+    assert f"; {3000 - summary['recipients']['sent']} message(s) not sent" in last
+    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+    assert len(received) == summary["recipients"]["sent"]
+    assert all(n == 1 for n in received.values())
