@@ -28,9 +28,16 @@ def command(campaign_file: Path, target: str | None) -> None:
         return
     try:
         counts = ledger.counts(chosen.id, campaign)
+        canary = ledger.latest_canary(chosen.id, campaign)
+        stopped = ledger.stopped(chosen.id, campaign)
     finally:
         ledger.close()
     click.echo(f"{campaign}:")
     for section, values in counts.items():
         shown = ", ".join(f"{k} {v}" for k, v in values.items())
         click.echo(f"  {section}: {shown or 'none'}")
+    if canary is not None:
+        why = f": {canary.reason}" if canary.reason else ""
+        click.echo(f"  canary: {canary.state}, {canary.size} recipient(s){why}")
+    if stopped is not None:
+        click.echo(f"  stopped: {stopped} (apply --resume-stopped continues)")

@@ -125,6 +125,8 @@ def test_a_failing_canary_stops_with_the_numbers_then_accept_sends_the_rest_once
     assert cli("report", str(campaign)).code == 0  # report keeps the canary's section
     assert json.loads((workdir / "reports/canary-bad/summary.json").read_text())["canary"]["state"] == "failed"
 
+    status = cli("status", str(campaign)).out
+    assert "  canary: failed, 50 recipient(s): delivered " in status
     again = cli("apply", str(campaign))
     assert again.code == 1
     assert again.out.strip().splitlines()[-1].startswith("Canary failed: delivered ")
