@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,6 +46,7 @@ def command(
         with connect(chosen) as conn:
             change = lookup_scenario(conn, loaded, ledger)
         lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
+        canary_line = _canary_line(ledger, chosen.id, loaded)
         from campaigner.plan import ids
 
         if out is None:
@@ -75,7 +77,29 @@ def command(
         click.echo(planview.to_markdown(plan, target_line=conn.description, show_pii=show_pii), nl=False)
     else:
         click.echo(planview.to_text(plan, target_line=conn.description, show_pii=show_pii), nl=False)
+        if canary_line:
+            click.echo(canary_line)
     if out is not None:
         click.echo(f"Saved the plan to {out}; apply it with `campaigner apply {out}`.", err=True)
     if detailed_exitcode and plan.has_changes:
         raise click.exceptions.Exit(2)
+
+
+def _canary_line(ledger: Any, target_id: str, loaded: Any) -> str | None:
+    """What the ledger says of this plan's canary (its sample is kept: the line above is its first size)."""
+    if ledger is None or loaded.spec.send.canary is None:
+        return None
+    from campaigner.plan.canary import plan_digest
+
+    record = ledger.canary(target_id, loaded.spec.campaign, plan_digest(loaded))
+    if record is None:
+        return None
+    why = f" ({record.reason})" if record.reason else ""
+    if record.state in ("passed", "accepted"):
+        return f"The canary of this plan was {record.state}{why}: apply sends the rest without a new one."
+    if record.state in ("failed", "inconclusive"):
+        return (
+            f"The canary of this plan was {record.state}{why}: apply sends nothing until "
+            "--accept-canary or --retry-canary."
+        )
+    return f"The canary of this plan ({record.size} message(s)) is {record.state}: apply resumes it."

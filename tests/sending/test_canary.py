@@ -125,6 +125,9 @@ def test_a_failing_canary_stops_with_the_numbers_then_accept_sends_the_rest_once
     assert cli("report", str(campaign)).code == 0  # report keeps the canary's section
     assert json.loads((workdir / "reports/canary-bad/summary.json").read_text())["canary"]["state"] == "failed"
 
+    planned = cli("plan", str(campaign)).out.strip().splitlines()[-1]
+    assert planned.startswith("The canary of this plan was failed (delivered ")
+    assert planned.endswith("): apply sends nothing until --accept-canary or --retry-canary.")
     status = cli("status", str(campaign)).out
     assert "  canary: failed, 50 recipient(s): delivered " in status
     again = cli("apply", str(campaign))
