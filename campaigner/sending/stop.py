@@ -7,11 +7,13 @@ reports fetched while sending; a condition counts once ``after`` answers (or fin
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from campaigner.campaign.conditions import Condition
 from campaigner.campaign.spec import StopWhen
+from campaigner.errors import ConnectFailedError, ProviderError
 from campaigner.ledger.messages import Ledger
 from campaigner.sending.reports import fetch_report_page
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from campaigner.sending.job import Job
 
 FINAL = ("delivered", "undeliverable", "expired", "rejected")
+log = logging.getLogger("campaigner.apply")
 
 
 def _reason(name: str, cond: Condition, n: int, total: int, of: str) -> str:
@@ -64,7 +67,11 @@ async def watch_reports(
     """While sending: fetch reports every ``every`` seconds (stored before they count) and check them."""
     while True:
         await asyncio.sleep(every)
-        await fetch_report_page(client, ledger, job.target, job.campaign, job.bulk_id)
+        try:
+            await fetch_report_page(client, ledger, job.target, job.campaign, job.bulk_id)
+        except (ProviderError, ConnectFailedError) as exc:  # a watch on the side: a failed read never stops a send
+            log.warning("reading delivery reports while sending failed: %s", exc)
+            continue
         reason = rule.check_reports(ledger.counts(job.target.id, job.campaign)["reports"])
         if reason is not None:
             stop(reason)

@@ -19,13 +19,15 @@ import pytest
 from campaigner.sandbox.server import SandboxServer
 
 
-def write_list(path: Path, rows: int, *, undeliverable_every: int = 0, rejected_every: int = 0) -> None:
-    """``rows`` distinct Croatian mobiles; every n-th ends in 000 (undeliverable) or 555 (rejected at send)."""
+def write_list(
+    path: Path, rows: int, *, undeliverable_every: int = 0, undeliverable_in_10: int = 0, rejected_every: int = 0
+) -> None:
+    """``rows`` distinct Croatian mobiles; some end in 000 (undeliverable) or 555 (rejected at send)."""
     with path.open("w", encoding="utf-8") as fh:
         fh.write("first_name,phone\n")
         for i in range(rows):
             tail = f"2{10 + i % 50:02d}"
-            if undeliverable_every and i % undeliverable_every == 0:
+            if (undeliverable_every and i % undeliverable_every == 0) or i % 10 < undeliverable_in_10:
                 tail = "000"
             elif rejected_every and i % rejected_every == 0:
                 tail = "555"
@@ -106,7 +108,7 @@ def test_a_healthy_canary_passes_and_the_rest_is_sent(workdir: Path, cli: Any) -
 
 
 def test_a_failing_canary_stops_with_the_numbers_then_accept_sends_the_rest_once(workdir: Path, cli: Any) -> None:
-    write_list(workdir / "bad.csv", 5000, undeliverable_every=3)  # 1 in 3 ends in 000: undeliverable
+    write_list(workdir / "bad.csv", 5000, undeliverable_in_10=3)  # 30% end in 000: undeliverable
     campaign = write_sms_campaign(workdir, "bad.csv", campaign="canary-bad", send_extra=CANARY)
     result = cli("apply", str(campaign))
     assert result.code == 1, result.out + result.err
