@@ -12,10 +12,12 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from campaigner.campaign.conditions import Condition
 from campaigner.campaign.load import LoadedCampaign
 from campaigner.campaign.spec import Canary, format_duration
+from campaigner.plan.build import PlannedMessage
 from campaigner.plan.saved import file_sha256
 from campaigner.recipients.reader import input_files
 
@@ -35,6 +37,11 @@ def sample_size(canary: Canary, to_send: int) -> int:
 def choose_sample(message_ids: Iterable[str], size: int) -> list[str]:
     """The ``size`` smallest message ids, sorted: deterministic, and spread over the list."""
     return heapq.nsmallest(size, set(message_ids)) if size > 0 else []
+
+
+def sample_messages(messages: Iterable[PlannedMessage], size: int) -> list[PlannedMessage]:
+    """The messages of :func:`choose_sample` (ids are unique in a plan), kept to send: memory O(size)."""
+    return heapq.nsmallest(size, messages, key=attrgetter("message_id")) if size > 0 else []
 
 
 @dataclass(frozen=True)

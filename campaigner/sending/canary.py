@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from campaigner.campaign.spec import Canary, format_duration
 from campaigner.ledger.messages import Ledger
 from campaigner.plan.build import PlannedMessage, unsent
-from campaigner.plan.canary import Tally, choose_sample, conditions_text, decide, finished, sample_size
+from campaigner.plan.canary import Tally, conditions_text, decide, finished, sample_messages, sample_size
 from campaigner.recipients.reader import Skip
 from campaigner.sending.apply import send_campaign
 from campaigner.sending.job import Job, Progress, SendCounts
@@ -47,15 +47,19 @@ def _tally(ledger: Ledger, job: Job, digest: str) -> Tally:
     return Tally(size=c.size, final=c.final, awaiting=c.awaiting, unsent=c.unsent)
 
 
-def _unsent_ids(ledger: Ledger, job: Job) -> Iterator[str]:
+def _unsent(ledger: Ledger, job: Job) -> Iterator[PlannedMessage]:
     lookup = lambda ids: ledger.states(job.target.id, job.campaign, ids)  # noqa: E731
     for item in unsent(job.messages(), lookup, lambda _m: None):
         if isinstance(item, PlannedMessage):
-            yield item.message_id
+            yield item
 
 
-def _only(job: Job, members: set[str]) -> Job:
+def _only(job: Job, members: set[str], picked: list[PlannedMessage] | None) -> Job:
+    """The job restricted to the sample: the messages just picked, or (a re-run) found again in the plan."""
+
     def messages() -> Iterator[PlannedMessage | Skip]:
+        if picked is not None:
+            return (m for m in picked if m.message_id in members)
         return (m for m in job.messages() if isinstance(m, PlannedMessage) and m.message_id in members)
 
     return dataclasses.replace(job, messages=messages, stop_when=None)
@@ -77,10 +81,12 @@ async def run_canary(
     """Run (or resume) the canary of plan ``digest``; ``to_send`` is how many messages the plan has."""
     target, campaign = job.target.id, job.campaign
     record = ledger.canary(target, campaign, digest)
+    picked: list[PlannedMessage] | None = None
     if record is None:
         if to_send == 0:
             return CanaryOutcome(True, "none")
-        sample = choose_sample(_unsent_ids(ledger, job), sample_size(canary, to_send))
+        picked = sample_messages(_unsent(ledger, job), sample_size(canary, to_send))
+        sample = [m.message_id for m in picked]
         if not sample:
             return CanaryOutcome(True, "none")
         record = ledger.start_canary(target, campaign, digest, sample)
@@ -103,7 +109,7 @@ async def run_canary(
     if record.state == "sending":
         members = ledger.canary_members(target, campaign, digest)
         progress.sending(len(members))
-        counts = await send_campaign(client, ledger, _only(job, members), scenario_key, progress)
+        counts = await send_campaign(client, ledger, _only(job, members, picked), scenario_key, progress)
         if counts.unknown:  # some still in doubt: the next apply settles them, then waits
             return CanaryOutcome(False, "sending", "some of the canary's messages are still in doubt", True, counts)
         ledger.set_canary_state(target, campaign, digest, "waiting", wait_until=time.time() + canary.wait)

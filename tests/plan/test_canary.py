@@ -57,3 +57,13 @@ def test_plan_line() -> None:
     assert describe(_canary(share="1%", wait="20m"), 5000) == (
         "50 of 5000 first (1%, at least 50 final reports), waits up to 20m; requires delivered >= 90%, rejected <= 2%"
     )
+
+
+def test_sample_messages_keeps_the_messages_of_the_sample() -> None:
+    from campaigner.plan.build import Payload, PlannedMessage
+    from campaigner.plan.canary import sample_messages
+
+    payload = Payload("h", {}, None)
+    ids = [message_id("sandbox", "c", f"r{i}") for i in range(300)]
+    messages = [PlannedMessage(i + 2, f"r{i}", mid, {}, payload) for i, mid in enumerate(ids)]
+    assert [m.message_id for m in sample_messages(iter(messages), 7)] == choose_sample(ids, 7)
