@@ -94,7 +94,7 @@ def warnings(plan: Plan) -> list[str]:
 def rollout_lines(plan: Plan) -> list[str]:
     """The canary and stopWhen, one line each (label first), when the campaign has them."""
     send, out = plan.loaded.spec.send, []
-    if send.canary is not None:
+    if send.canary is not None and plan.stats.to_send:
         out.append(f"canary          {describe_canary(send.canary, plan.stats.to_send)}")
     if send.stopWhen is not None:
         stop = send.stopWhen
