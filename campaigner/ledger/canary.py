@@ -37,7 +37,8 @@ class CanaryRecord:
 
 @dataclass(frozen=True, slots=True)
 class CanaryCounts:
-    """The canary's messages by outcome: ``final`` by group, ``awaiting`` sent without one, ``unsent``."""
+    """The canary's messages: ``sent`` (accepted), ``final`` by group (a send-time rejection is a final
+    ``rejected``), ``awaiting`` sent or in doubt without a final one, ``unsent``."""
 
     size: int
     sent: int
@@ -138,9 +139,8 @@ class CanaryLedger(ReportLedger):
                 key = str(group).lower()
                 final[key if key in final else "rejected"] += 1
                 sent += 1
-            elif state == "rejected":
+            elif state == "rejected":  # rejected in the send answer: final, but never sent
                 final["rejected"] += 1
-                sent += 1
             elif state in (None, "planned"):
                 unsent += 1
             else:

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import jinja2
 
-from campaigner.summary.canary import CANARY_HTML, canary_markdown, canary_rows
+from campaigner.summary.canary import CANARY_HTML, canary_markdown, canary_rows, verdict_rows
 from campaigner.summary.outcomes import CHANNEL_GROUPS, MAX_CHANNELS, NOT_DELIVERED, OTHER, Summary, render_json
 
 _MONEY: Final = Decimal("0.000001")
@@ -151,7 +151,7 @@ def render_markdown(summary: Summary) -> str:
             "",
         ]
     if s.canary is not None:
-        out += canary_markdown(s.canary, lambda text: _md(text, 400))
+        out += canary_markdown(s.canary, s.recipients, s.final, lambda text: _md(text, 400))
     out.append(f"bulkId: {_md(s.bulk_id, 100)}")
     return "\n".join(out) + "\n"
 
@@ -227,7 +227,8 @@ def render_html(summary: Summary) -> str:
         svg_height=len(bars) * _ROW_H + 8,
         bar_height=_BAR_H,
         label_width=_LABEL_W,
-        canary=canary_rows(s.canary) if s.canary is not None else None,
+        canary=canary_rows(s.canary, s.recipients, s.final) if s.canary is not None else None,
+        canary_verdict=verdict_rows(s.canary) if s.canary is not None else [],
     )
 
 

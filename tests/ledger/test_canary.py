@@ -30,7 +30,7 @@ def test_the_sample_is_stored_once_and_counted_by_outcome(tmp_path: Path) -> Non
         led.store_reports(T, [_report("m1", "DELIVERED"), _report("m2", "UNDELIVERABLE")], source="reports", at=13.0)
         counts = led.canary_counts(T, C, "d1")
         assert counts.final == {"delivered": 1, "undeliverable": 1, "expired": 0, "rejected": 1}
-        assert (counts.size, counts.sent, counts.awaiting, counts.unsent) == (5, 4, 1, 1)
+        assert (counts.size, counts.sent, counts.awaiting, counts.unsent) == (5, 3, 1, 1)
 
 
 def test_verdicts_and_the_latest_canary(tmp_path: Path) -> None:
