@@ -345,8 +345,7 @@ async def _apply(
             if not outcome.go:
                 return outcome.counts
             retry_rejected = not outcome.sent_now  # the canary's rejections were just counted: keep them
-            if outcome.sent_now:
-                to_send = max(0, to_send - outcome.counts.accepted - outcome.counts.rejected)
+            to_send = max(0, to_send - outcome.unsent_before)
         job = dataclasses.replace(job, stop_when=spec.send.stopWhen)
         if (
             to_send

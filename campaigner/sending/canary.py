@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from campaigner.campaign.spec import Canary, format_duration
 from campaigner.ledger.messages import Ledger
-from campaigner.plan.build import PlannedMessage, unsent
+from campaigner.plan.build import SENT_STATES, PlannedMessage, unsent
 from campaigner.plan.canary import Tally, conditions_text, decide, finished, sample_messages, sample_size
 from campaigner.recipients.reader import Skip
 from campaigner.sending.apply import send_campaign
@@ -40,6 +40,7 @@ class CanaryOutcome:
     reason: str = ""
     sent_now: bool = False  # the canary's messages were sent or decided in this apply
     counts: SendCounts = field(default_factory=SendCounts)
+    unsent_before: int = 0  # the canary's messages the plan counted as to send (sent by this apply)
 
 
 def _tally(ledger: Ledger, job: Job, digest: str) -> Tally:
@@ -106,19 +107,23 @@ async def run_canary(
         ledger.set_canary_state(target, campaign, digest, "waiting", wait_until=time.time() + canary.wait)
         progress.phase(f"Canary {record.state}; --retry-canary: waiting again for its final reports.")
     counts = SendCounts()
+    unsent_before = 0
     if record.state == "sending":
         members = ledger.canary_members(target, campaign, digest)
-        progress.sending(len(members))
+        states = ledger.states(target, campaign, sorted(members))
+        unsent_before = sum(1 for m in members if states.get(m) not in SENT_STATES)
+        progress.sending(unsent_before)
         counts = await send_campaign(client, ledger, _only(job, members, picked), scenario_key, progress)
         if counts.unknown:  # some still in doubt: the next apply settles them, then waits
-            return CanaryOutcome(False, "sending", "some of the canary's messages are still in doubt", True, counts)
+            reason = "some of the canary's messages are still in doubt"
+            return CanaryOutcome(False, "sending", reason, True, counts, unsent_before)
         ledger.set_canary_state(target, campaign, digest, "waiting", wait_until=time.time() + canary.wait)
     record = ledger.canary(target, campaign, digest)
     assert record is not None and record.wait_until is not None
     verdict = decide(canary, await _wait(client, ledger, job, digest, record.wait_until, progress, poll))
     ledger.set_canary_state(target, campaign, digest, verdict.state, reason=verdict.reason)
     progress.phase(f"Canary {verdict.state}: {verdict.reason}.")
-    return CanaryOutcome(verdict.state == "passed", verdict.state, verdict.reason, True, counts)
+    return CanaryOutcome(verdict.state == "passed", verdict.state, verdict.reason, True, counts, unsent_before)
 
 
 async def _wait(

@@ -96,6 +96,7 @@ def test_a_healthy_canary_passes_and_the_rest_is_sent(workdir: Path, cli: Any) -
     assert result.code == 0, result.out + result.err
     assert "Canary: 50 of 5000 message(s) go out first" in result.out
     assert "Canary passed: delivered " in result.out
+    assert "Sending 50 message(s)...\n" in result.out and "Sending 4950 message(s)...\n" in result.out
     received = sandbox_received(workdir / ".campaigner/sandbox.db")
     assert len(received) == 5000
     assert all(n == 1 for n in received.values())
@@ -342,3 +343,37 @@ def test_stop_when_undeliverable_reports_pass_a_share_while_sending(workdir: Pat
     received = sandbox_received(workdir / ".campaigner/sandbox.db")
     assert len(received) == summary["recipients"]["sent"]
     assert all(n == 1 for n in received.values())
+
+
+def test_kill_9_during_the_canary_send_with_faults_never_sends_twice(workdir: Path, tmp_path: Path) -> None:
+    import random
+
+    with SandboxServer(
+        db_path=tmp_path / "faulty.db",
+        faults="500=0.1,429=0.05,timeout=0.02,lost-answer=0.05",
+        seed=5,
+        timeout_delay=2.0,
+    ) as server:
+        write_list(workdir / "f.csv", 1500)
+        canary = CANARY.replace("share: 1%", "count: 400").replace("min: 50", "min: 300")
+        campaign = write_sms_campaign(workdir, "f.csv", campaign="canary-faults", send_extra=canary, rate="200/s")
+        campaign.write_text(campaign.read_text().replace("batchSize: 100", "batchSize: 5"))
+        env = {**_env(workdir, server), "CAMPAIGNER_READ_TIMEOUT": "1"}
+        rng = random.Random(3)
+        for _ in range(3):
+            proc = _apply(workdir, campaign, env)
+            time.sleep(rng.uniform(0.8, 2.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        for _ in range(5):
+            proc = _apply(workdir, campaign, env)
+            proc.wait(timeout=300)
+            if proc.returncode == 0:
+                break
+        assert proc.returncode == 0, (workdir / "apply.log").read_text()[-3000:]
+        assert "Sending 1100 message(s)...\n" in (workdir / "apply.log").read_text()  # the rest, after the canary
+        received = _received(server)
+        with sqlite3.connect(workdir / ".campaigner/state.db") as conn:
+            assert conn.execute("SELECT count(*), min(size) FROM canaries").fetchone() == (1, 400)
+    assert {k: n for k, n in received.items() if n > 1} == {}
+    assert len(received) == 1500
