@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from campaigner.commands.common import lookup_scenario, open_ledger, target_option
+from campaigner.commands.common import lookup_scenario, open_ledger, state_option, target_option
 from campaigner.errors import CampaignerError, InputError
 
 if TYPE_CHECKING:
@@ -85,6 +85,7 @@ def _confirm(target_id: str, yes: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (real provider).")
 @click.option("--show-pii", is_flag=True, help="Show the address unmasked.")
 @target_option
+@state_option
 def command(
     campaign_file: Path,
     row: int,
@@ -94,12 +95,13 @@ def command(
     yes: bool,
     show_pii: bool,
     target: str | None,
+    state: str | None,
 ) -> None:
     """Send row ROW's message of CAMPAIGN_FILE to one address only; it never counts as the campaign's."""
     from campaigner.campaign.load import load_campaign
     from campaigner.campaign.spec import parse_duration
     from campaigner.plan.views import show_to
-    from campaigner.sending.target import choose_target, connect
+    from campaigner.sending.target import choose_target, connect, state_location
 
     try:
         wait_seconds = parse_duration(wait)
@@ -111,10 +113,10 @@ def command(
     to = _address(loaded, phone, line_key)
     if not chosen.is_sandbox:
         _confirm(chosen.id, yes)
-    ledger = open_ledger(chosen, create=True)
+    ledger = open_ledger(chosen, create=True, state=state)  # only the scenario's key is kept in it
     assert ledger is not None
     try:
-        with connect(chosen) as conn:
+        with connect(chosen, state=state_location(given=state)) as conn:
             click.echo(conn.description)
             change = lookup_scenario(conn, loaded, ledger)
             result = asyncio.run(_send(conn, ledger, change, loaded, to, message.payload.body, wait_seconds))

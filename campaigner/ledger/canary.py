@@ -53,8 +53,8 @@ class CanaryLedger(ReportLedger):
     _COLUMNS = "digest, state, size, wait_until, reason, created_at, decided_at"
 
     def canary(self, target: str, campaign: str, digest: str) -> CanaryRecord | None:
-        with self._guard():
-            row = self._db.execute(
+        with self._read() as conn:
+            row = conn.execute(
                 f"SELECT {self._COLUMNS} FROM canaries WHERE target = ? AND campaign = ? AND digest = ?",
                 (target, campaign, digest),
             ).fetchone()
@@ -62,10 +62,10 @@ class CanaryLedger(ReportLedger):
 
     def latest_canary(self, target: str, campaign: str) -> CanaryRecord | None:
         """The campaign's most recent canary (whatever its digest), for the summary."""
-        with self._guard():
-            row = self._db.execute(
+        with self._read() as conn:
+            row = conn.execute(
                 f"SELECT {self._COLUMNS} FROM canaries WHERE target = ? AND campaign = ? "
-                "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                "ORDER BY created_at DESC, digest LIMIT 1",
                 (target, campaign),
             ).fetchone()
         return None if row is None else CanaryRecord(*row)
@@ -91,8 +91,8 @@ class CanaryLedger(ReportLedger):
         return record
 
     def canary_members(self, target: str, campaign: str, digest: str) -> set[str]:
-        with self._guard():
-            rows = self._db.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 "SELECT message_id FROM canary_messages WHERE target = ? AND campaign = ? AND digest = ?",
                 (target, campaign, digest),
             ).fetchall()
@@ -161,8 +161,8 @@ class CanaryLedger(ReportLedger):
 
     def stopped(self, target: str, campaign: str) -> str | None:
         """Why ``send.stopWhen`` stopped the campaign's last apply, or None."""
-        with self._guard():
-            row = self._db.execute(
+        with self._read() as conn:
+            row = conn.execute(
                 "SELECT reason FROM stops WHERE target = ? AND campaign = ?", (target, campaign)
             ).fetchone()
         return None if row is None else str(row[0])

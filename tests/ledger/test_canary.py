@@ -1,4 +1,4 @@
-"""The canary and the stop in the ledger: the sample kept once, its outcomes, verdicts, stops."""
+"""The canary and the stop in the ledger (SQLite and PostgreSQL): the sample kept once, its outcomes, verdicts."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ def _report(mid: str, group: str) -> dict[str, object]:
     return {"messageId": mid, "bulkId": "b", "status": {"groupName": group}}
 
 
-def test_the_sample_is_stored_once_and_counted_by_outcome(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "state.db") as led:
+def test_the_sample_is_stored_once_and_counted_by_outcome(ledger_location: str) -> None:
+    with Ledger(ledger_location) as led:
         record = led.start_canary(T, C, "d1", ["m1", "m2", "m3", "m4", "m5"], at=10.0)
         assert (record.state, record.size, record.created_at) == ("sending", 5, 10.0)
         again = led.start_canary(T, C, "d1", ["x"], at=20.0)  # a re-run never chooses a second sample
@@ -33,8 +33,8 @@ def test_the_sample_is_stored_once_and_counted_by_outcome(tmp_path: Path) -> Non
         assert (counts.size, counts.sent, counts.awaiting, counts.unsent) == (5, 3, 1, 1)
 
 
-def test_verdicts_and_the_latest_canary(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "state.db") as led:
+def test_verdicts_and_the_latest_canary(ledger_location: str) -> None:
+    with Ledger(ledger_location) as led:
         assert led.latest_canary(T, C) is None
         led.start_canary(T, C, "d1", ["m1"], at=1.0)
         led.set_canary_state(T, C, "d1", "waiting", wait_until=100.0, at=2.0)
@@ -55,8 +55,8 @@ def test_verdicts_and_the_latest_canary(tmp_path: Path) -> None:
             led.set_canary_state(T, C, "d1", "maybe")
 
 
-def test_stops(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "state.db") as led:
+def test_stops(ledger_location: str) -> None:
+    with Ledger(ledger_location) as led:
         assert led.stopped(T, C) is None
         led.record_stop(T, C, "too many rejections")
         assert led.stopped(T, C) == "too many rejections"
