@@ -377,3 +377,17 @@ def test_kill_9_during_the_canary_send_with_faults_never_sends_twice(workdir: Pa
             assert conn.execute("SELECT count(*), min(size) FROM canaries").fetchone() == (1, 400)
     assert {k: n for k, n in received.items() if n > 1} == {}
     assert len(received) == 1500
+
+
+def test_the_canary_on_a_postgresql_ledger(workdir: Path, cli: Any, postgres_url: str) -> None:
+    write_list(workdir / "pg.csv", 1000, undeliverable_in_10=3)
+    campaign = write_sms_campaign(workdir, "pg.csv", campaign="canary-pg", send_extra=CANARY)
+    failed = cli("apply", str(campaign), "--state", postgres_url)
+    assert failed.code == 1, failed.out + failed.err
+    assert failed.out.strip().splitlines()[-1].startswith("Canary failed: delivered ")
+    assert len(sandbox_received(workdir / ".campaigner/sandbox.db")) == 50
+    assert cli("apply", str(campaign), "--state", postgres_url).code == 1
+    accepted = cli("apply", str(campaign), "--state", postgres_url, "--accept-canary")
+    assert accepted.code == 0, accepted.out + accepted.err
+    received = sandbox_received(workdir / ".campaigner/sandbox.db")
+    assert len(received) == 1000 and all(n == 1 for n in received.values())
