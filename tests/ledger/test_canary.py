@@ -65,14 +65,14 @@ def test_stops(ledger_location: str) -> None:
         assert led.stopped(T, C) is None
 
 
-def test_a_version_3_ledger_gains_the_canary_tables(tmp_path: Path) -> None:
+def test_a_version_4_ledger_gains_the_canary_tables(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     with Ledger(path):
         pass
     conn = sqlite3.connect(path)
     for table in ("canaries", "canary_messages", "stops"):
         conn.execute(f"DROP TABLE {table}")
-    conn.execute("PRAGMA user_version = 3")
+    conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()
     with Ledger(path) as led:
