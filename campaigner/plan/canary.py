@@ -12,6 +12,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import attrgetter
 
 from campaigner.campaign.conditions import Condition
@@ -39,9 +40,23 @@ def choose_sample(message_ids: Iterable[str], size: int) -> list[str]:
     return heapq.nsmallest(size, set(message_ids)) if size > 0 else []
 
 
-def sample_messages(messages: Iterable[PlannedMessage], size: int) -> list[PlannedMessage]:
-    """The messages of :func:`choose_sample` (ids are unique in a plan), kept to send: memory O(size)."""
-    return heapq.nsmallest(size, messages, key=attrgetter("message_id")) if size > 0 else []
+def sample_messages(
+    messages: Iterable[PlannedMessage], size: int, *, due: datetime | None = None
+) -> list[PlannedMessage]:
+    """The messages of :func:`choose_sample` (ids are unique in a plan), kept to send: memory O(size).
+
+    With ``due`` (send.localHours), messages whose sendAt is no later than ``due`` come first, by id, so
+    that the canary's reports can come within its wait; later ones fill up what is missing, by id.
+    """
+    if size <= 0:
+        return []
+    if due is None:
+        return heapq.nsmallest(size, messages, key=attrgetter("message_id"))
+
+    def key(m: PlannedMessage) -> tuple[bool, str]:
+        return (m.send_at is not None and m.send_at > due, m.message_id)
+
+    return heapq.nsmallest(size, messages, key=key)
 
 
 @dataclass(frozen=True)

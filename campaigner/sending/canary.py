@@ -13,6 +13,7 @@ import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from campaigner.campaign.spec import Canary, format_duration
@@ -86,7 +87,8 @@ async def run_canary(
     if record is None:
         if to_send == 0:
             return CanaryOutcome(True, "none")
-        picked = sample_messages(_unsent(ledger, job), sample_size(canary, to_send))
+        due = datetime.now(UTC) + timedelta(seconds=canary.wait / 2)  # sendAt soon enough to report in time
+        picked = sample_messages(_unsent(ledger, job), sample_size(canary, to_send), due=due)
         sample = [m.message_id for m in picked]
         if not sample:
             return CanaryOutcome(True, "none")

@@ -67,3 +67,19 @@ def test_sample_messages_keeps_the_messages_of_the_sample() -> None:
     ids = [message_id("sandbox", "c", f"r{i}") for i in range(300)]
     messages = [PlannedMessage(i + 2, f"r{i}", mid, {}, payload) for i, mid in enumerate(ids)]
     assert [m.message_id for m in sample_messages(iter(messages), 7)] == choose_sample(ids, 7)
+
+
+def test_with_local_hours_messages_due_within_the_wait_come_first() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from campaigner.plan.build import Payload, PlannedMessage
+    from campaigner.plan.canary import sample_messages
+
+    payload = Payload("h", {}, None)
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    ids = sorted(message_id("sandbox", "c", f"r{i}") for i in range(10))
+    later = [PlannedMessage(2, "r", mid, {}, payload, send_at=now + timedelta(hours=5)) for mid in ids[:5]]
+    soon = [PlannedMessage(2, "r", mid, {}, payload, send_at=now) for mid in ids[5:8]]
+    at_once = [PlannedMessage(2, "r", mid, {}, payload) for mid in ids[8:]]
+    picked = sample_messages(iter(later + soon + at_once), 6, due=now + timedelta(minutes=10))
+    assert [m.message_id for m in picked] == ids[5:] + ids[:1]
