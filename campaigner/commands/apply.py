@@ -17,6 +17,7 @@ import click
 
 from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, state_option, target_option
 from campaigner.errors import CampaignerError
+from campaigner.text.escape import for_terminal
 
 if TYPE_CHECKING:
     from campaigner.campaign.load import LoadedCampaign
@@ -39,7 +40,7 @@ class LineProgress:
         self.last_counts: tuple[int, int, int] | None = None
 
     def phase(self, text: str) -> None:
-        click.echo(text)
+        click.echo(for_terminal(text))  # names a scenario, quotes the provider
 
     def sending(self, total: int) -> None:
         self.total = total
@@ -200,7 +201,10 @@ def command(
         saved = read_plan(source)
         saved.verify_inputs()
         loaded = load_campaign(saved.campaign_file)
-    wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    try:
+        wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    except ValueError as exc:
+        raise CampaignerError(f"error: --wait: {exc}") from None
     chosen = choose_target(target, for_apply=True)
     if saved is not None and saved.target_id != chosen.id:
         raise CampaignerError(
@@ -261,9 +265,14 @@ def command(
                     # Looked up before the lock: an apply that held it meanwhile may have created or
                     # updated the scenario already; look again so that it is not created twice.
                     change = lookup_scenario(conn, loaded, ledger)
-                counts = asyncio.run(
-                    _apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds, rollout)
-                )
+                try:
+                    counts = asyncio.run(
+                        _apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds, rollout)
+                    )
+                except KeyboardInterrupt:
+                    for line in interrupted_lines(ledger.counts(chosen.id, campaign)["messages"], source):
+                        click.echo(line, err=True)
+                    raise click.exceptions.Exit(130) from None
                 from campaigner.sending.canary import canary_summary
                 from campaigner.sending.reports import plan_tally, write_summary
 
@@ -319,6 +328,20 @@ def _canary_line(outcome: CanaryOutcome) -> str:
         f"Canary {outcome.state}: {outcome.reason}; nothing more was sent. Run apply --accept-canary to send the "
         "rest anyway, or --retry-canary to wait for more reports."
     )
+
+
+def interrupted_lines(states: dict[str, int], source: Path) -> list[str]:
+    """What a person must know after Ctrl-C: what went out, what is in doubt, and that a re-run settles it."""
+    doubt = states.get("sending", 0) + states.get("unknown", 0)
+    lines = [
+        f"Interrupted: {states.get('accepted', 0)} accepted, {states.get('rejected', 0)} rejected, "
+        f"{doubt} in doubt (sent, no answer)."
+    ]
+    settle = (
+        f"it settles the {doubt} in doubt through the provider's logs before sending anything else, " if doubt else ""
+    )
+    lines.append(f"Run `campaigner apply {source}` again: {settle}and sends no message twice.")
+    return lines
 
 
 async def _apply(
@@ -382,12 +405,9 @@ async def _apply(
             retry_rejected = not outcome.sent_now  # the canary's rejections were just counted: keep them
             to_send = max(0, to_send - outcome.unsent_before)
         job = dataclasses.replace(job, stop_when=spec.send.stopWhen)
-        if (
-            to_send
-            or ledger.count_in_doubt(conn.target.id, spec.campaign)
-            or not ledger.campaign_known(conn.target.id, spec.campaign)
-        ):
-            progress.sending(to_send)
+        in_doubt = ledger.count_in_doubt(conn.target.id, spec.campaign)
+        if to_send or in_doubt or not ledger.campaign_known(conn.target.id, spec.campaign):
+            progress.sending(to_send + in_doubt)  # those in doubt may go again once settled
             counts = await send_campaign(client, ledger, job, key, progress, retry_rejected=retry_rejected)
             if rollout.canary is not None:
                 merge(counts, rollout.canary.counts)
@@ -414,6 +434,6 @@ def _print_outcome(counts: SendCounts, directory: Path, summary: Any) -> None:
             parts.append(f"{counts.unknown} still in doubt (run apply again)")
         click.echo(f"Sent in {counts.requests} request(s): " + ", ".join(parts) + ".")
     for reason, n in sorted(counts.rejections.items(), key=lambda kv: -kv[1])[:5]:
-        click.echo(f"  rejected {n}: {reason}")
-    click.echo(headline(summary))
+        click.echo(for_terminal(f"  rejected {n}: {reason}"))
+    click.echo(for_terminal(headline(summary)))
     click.echo(f"Summary: {directory}/summary.md, {directory}/report.html, {directory}/messages.csv")

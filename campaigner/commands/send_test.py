@@ -188,4 +188,6 @@ def _describe(result: TestResult) -> list[str]:
 
 def _safe(text: str) -> str:
     """The provider's text for a terminal: control characters shown escaped, length bounded."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text[:500])
+    from campaigner.text.escape import for_terminal
+
+    return for_terminal(text[:500])
