@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("campaigner.commands.validate", "Check campaign files, their CSVs and templates."),
     "plan": ("campaigner.commands.plan", "Show exactly what apply would send; nothing is sent."),
     "apply": ("campaigner.commands.apply", "Send every planned message exactly once and report."),
+    "send-test": ("campaigner.commands.send_test", "Send one row's message to one address, outside the campaign."),
     "report": ("campaigner.commands.report", "Fetch outstanding delivery reports and write the summary."),
     "status": ("campaigner.commands.status", "Print the ledger's counts for a campaign (no network)."),
     "unlock": ("campaigner.commands.unlock", "Release a campaign's apply lock."),

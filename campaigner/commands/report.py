@@ -58,7 +58,12 @@ def command(campaign_file: Path, wait: str, target: str | None, state: str | Non
                         )
 
                 stored, pending = asyncio.run(fetch())
-            written = write_summary(ledger, loaded, chosen, bulk, skipped=tally.skipped, never_sent=tally.never_sent)
+            from campaigner.sending.canary import canary_summary
+
+            canary = canary_summary(ledger, chosen.id, campaign, loaded.spec.send.canary)
+            written = write_summary(
+                ledger, loaded, chosen, bulk, skipped=tally.skipped, never_sent=tally.never_sent, canary=canary
+            )
     finally:
         ledger.close()
     click.echo(f"Stored {stored} new report(s); {pending} message(s) still without a final report.")

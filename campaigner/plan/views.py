@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaigner.plan.build import Plan, Sample, skip_reasons
+from campaigner.plan.canary import describe as describe_canary
+from campaigner.plan.canary import sample_size
 from campaigner.plan.schedule import ScheduleStats
 from campaigner.schedule.windows import SCHEDULE_SKIP_REASONS as SCHEDULE_REASONS
 from campaigner.schedule.zones import load_zone
@@ -96,6 +98,33 @@ def warnings(plan: Plan) -> list[str]:
             f"{st.sms_encoding.get('UCS2', 0)} SMS go out as UCS-2 (70 characters per message instead of 160) "
             f"because of: {shown}"
         )
+    return out
+
+
+def rollout_lines(plan: Plan) -> list[str]:
+    """The canary and stopWhen, one line each (label first), when the campaign has them."""
+    send, out = plan.loaded.spec.send, []
+    if send.canary is not None and plan.stats.to_send:
+        out.append(f"canary          {describe_canary(send.canary, plan.stats.to_send)}")
+    if send.stopWhen is not None:
+        stop = send.stopWhen
+        named = (("rejected", stop.rejected), ("undeliverable", stop.undeliverable))
+        shown = [f"{name} {cond}" for name, cond in named if cond is not None]
+        out.append(f"stopWhen        {' or '.join(shown)}, after {stop.after} answers or final reports")
+    return out
+
+
+def rollout_json(plan: Plan) -> dict[str, Any]:
+    send, out = plan.loaded.spec.send, {}
+    if send.canary is not None:
+        out["canary"] = {
+            "size": sample_size(send.canary, plan.stats.to_send),
+            "min": send.canary.min_reports,
+            "wait_seconds": send.canary.wait,
+            "require": {group: str(cond) for group, cond in send.canary.require.items()},
+        }
+    if send.stopWhen is not None:
+        out["stopWhen"] = send.stopWhen.model_dump(mode="json", exclude_none=True)
     return out
 
 
@@ -235,6 +264,7 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     )
     for w in warnings(plan):
         out.append(f"  warning: {w}")
+    out.extend(f"  {line}" for line in rollout_lines(plan))
     if st.schedule is not None:
         out.append("")
         out.extend(schedule_lines(plan, show_pii=show_pii))
@@ -289,6 +319,9 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out.append(
         f"| requests | {st.requests} ({_duration(st.requests / spec.send.rateLimit)} at {spec.send.rateLimit:g}/s) |"
     )
+    for line in rollout_lines(plan):
+        label, text = line.split(" ", 1)
+        out.append(f"| {label} | {_md_escape(text.strip())} |")
     for w in warnings(plan):
         out += ["", f"> ⚠️ {_md_escape(w)}"]
     if st.schedule is not None:
@@ -348,6 +381,7 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "worst_case_segments": st.sms_worst_case,
         },
         "warnings": warnings(plan),
+        **rollout_json(plan),
         "schedule": schedule_json(st.schedule, show_pii=show_pii),
         "samples": [
             {

@@ -97,6 +97,7 @@ class SummaryContext:
     never_sent: int = 0  # planned messages the ledger has no record of (the send window closed first)
     skipped: Mapping[str, int] = field(default_factory=dict)  # reason -> rows
     description: str | None = None
+    canary: Mapping[str, Any] | None = None  # the canary's verdict and figures (see summary.canary)
     now: float | None = None  # epoch seconds: accepted messages with a later sendAt count as scheduled
 
 
@@ -323,6 +324,7 @@ class Summary:
     latency_exact: bool
     reports_from_logs: int
     messages: int  # outcomes read
+    canary: Mapping[str, Any] | None = None  # the canary's verdict and figures, apart from the rest
 
     def to_dict(self) -> dict[str, Any]:
         """summary.json as a dict: the keys of SPEC section 7, plus format_version, rejected_reasons and
@@ -341,6 +343,7 @@ class Summary:
             "latency_seconds": {"p50": self.latency_p50, "p95": self.latency_p95},
             "rejected_reasons": dict(self.rejected_reasons),
             "reports_from_logs": self.reports_from_logs,
+            **({"canary": dict(self.canary)} if self.canary is not None else {}),
         }
 
 
@@ -443,6 +446,7 @@ class SummaryBuilder:
             latency_exact=self.latency.exact,
             reports_from_logs=self.reports_from_logs,
             messages=self.messages,
+            canary=ctx.canary,
         )
 
 
