@@ -11,10 +11,11 @@ integer over ``MAX_INT_BITS``, and loops stop after ``MAX_SECONDS``. Each refusa
 from __future__ import annotations
 
 import inspect
+import time
 import types
 from collections.abc import Callable, Mapping
 from functools import update_wrapper
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import SecurityError, TemplateError
@@ -25,10 +26,13 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from campaigner.content.jinja_limits import (
+    COMPARE,
+    COMPARISON_TESTS,
     CONCAT,
     DROPPED_FILTERS,
     ITERATE,
     MAX_INT_BITS,
+    MAX_SECONDS,
     OUTPUT,
     PRECHECKS,
     WORK_BUDGET,
@@ -40,6 +44,8 @@ from campaigner.content.jinja_limits import (
     charge,
     charge_values,
     check_printf,
+    compare,
+    comparison_test,
     concat,
     filter_format,
     filter_join,
@@ -50,6 +56,7 @@ from campaigner.content.jinja_limits import (
     output,
     public_kwargs,
     safe_range,
+    search_cost,
     user_signature,
 )
 
@@ -79,6 +86,9 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             if func not in (filter_join, filter_sum, filter_format):
                 self.filters[name] = guarded(func, PRECHECKS.get(name))
         self.filters[CONCAT] = concat
+        self.filters[COMPARE] = compare
+        for name, op in COMPARISON_TESTS.items():
+            self.tests[name] = comparison_test(op)
         self.filters[ITERATE] = iterate
         self.filters[OUTPUT] = output
         self._lean = self._lean_context()
@@ -88,7 +98,9 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         if blocks or not self._lean:
             return RenderContext(self, parent, None, blocks)
         ctx = RenderContext.__new__(RenderContext)
-        ctx.__dict__.update(self._lean, parent=parent, vars={}, exported_vars=set())
+        ctx.__dict__.update(
+            self._lean, parent=parent, vars={}, exported_vars=set(), deadline=time.monotonic() + MAX_SECONDS
+        )
         return ctx
 
     def _lean_context(self) -> dict[str, Any]:
@@ -137,6 +149,8 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             if getattr(__obj, "_campaigner_format", False):
                 charge_values(__context, args)
                 charge_values(__context, public_kwargs(kwargs).values())
+            elif isinstance(owner := getattr(__obj, "__self__", None), (list, tuple)) and args:  # count, index
+                charge(__context, search_cost(args[0], owner, max(cast(RenderContext, __context).budget, 0)))
             result = __context.call(__obj, *args, **kwargs)
         if isinstance(result, str):
             charge(__context, len(result))
@@ -185,12 +199,12 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
 
 
 class Guard(NodeTransformer):
-    """Routes loops, ``~`` and output through the budget.
+    """Routes loops, ``~``, comparisons and output through the budget.
 
     ``for x in it`` becomes ``for x in it|_campaigner_iterate(cost)``, ``a ~ b`` becomes
-    ``(a, b)|_campaigner_concat`` and ``{{ e }}`` becomes ``{{ e|_campaigner_output }}``, except a
-    variable of the row or ``vars`` output outside loops, macros and blocks (a plain string, the hot
-    path), which needs no guard.
+    ``(a, b)|_campaigner_concat``, ``a in b`` (any comparison) ``(a, b)|_campaigner_compare(('in',))``
+    and ``{{ e }}`` becomes ``{{ e|_campaigner_output }}``, except a variable of the row or ``vars``
+    output outside loops, macros and blocks (a plain string, the hot path), which needs no guard.
     """
 
     def __init__(self, plain_names: set[str], plain_attributes: Mapping[str, tuple[str, ...]]) -> None:
@@ -212,6 +226,21 @@ class Guard(NodeTransformer):
         cost = nodes.Const(1 + literal, lineno=node.lineno)
         node.iter = nodes.Filter(node.iter, ITERATE, [cost], [], None, None, lineno=node.lineno)
         return node
+
+    def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
+        """``a < b < c`` becomes ``compare((a, b), ('lt',)) and compare((b, c), ('lt',))``: lazy, as in
+        Python (the middle operand is evaluated twice when the first comparison holds)."""
+        self.generic_visit(node)
+        left, tests = node.expr, []
+        for op in node.ops:
+            operands = nodes.Tuple([left, op.expr], "load", lineno=node.lineno)
+            ops = nodes.Const((op.op,), lineno=node.lineno)
+            tests.append(nodes.Filter(operands, COMPARE, [ops], [], None, None, lineno=node.lineno))
+            left = op.expr
+        result: nodes.Expr = tests[0]
+        for test in tests[1:]:
+            result = nodes.And(result, test, lineno=node.lineno)
+        return result
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)

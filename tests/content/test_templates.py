@@ -557,6 +557,59 @@ BOMBS = {
         None,  # the work budget or the clock, whichever comes first
     ),
     "recursion": ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", None),
+    "format-repeated-field": ("{{ ('{0}' * 30000).format('x' * 90000) }}", "format would build over 100000 characters"),
+    "format-map-repeated-key": (
+        "{{ ('{a}' * 30000).format_map({'a': 'x' * 90000}) }}",
+        "format would build over 100000 characters",
+    ),
+    "percent-mapping-repeated-key": (
+        "{{ ('%(a)s' * 20000) % {'a': 'x' * 90000} }}",
+        "the % format would build over 100000 characters",
+    ),
+    "format-filter-repeated-key": (
+        "{{ ('%(a)s' * 20000)|format(a='x' * 90000) }}",
+        "the % format would build over 100000 characters",
+    ),
+    "percent-repr-escapes": (
+        "{{ '%r%r' % ('\\x00' * 9000, '\\x00' * 9000) }}",
+        "the % format would build over 100000 characters",
+    ),
+    "list-count": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ b.count([1] * 100000) }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-index": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ b.index([2] * 100000) }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-in": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ [1] * 100000 in b }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-not-in": (
+        "{% set b = [[1] * 100000] * 100000 %}{% if [2] * 100000 not in b %}no{% endif %}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-eq": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ b == [[1] * 100000] * 100000 }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-lt-chain": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ [] < b <= [[1] * 100000] * 100000 }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "test-in": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ ([1] * 100000) is in b }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "select-eq": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ b|select('eq', [1] * 100000)|list|length }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "membership-in-a-loop": (
+        "{% set b = [0] * 100000 %}{% for i in range(100) %}{% if i in b %}{% endif %}{% endfor %}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
     "filter-chain-in-loop": (
         "{% for i in range(1000) %}{{ ('x' * 100000)|upper|length }}{% endfor %}",
         "the template does too much work (over 1000000 characters built or steps taken)",
@@ -593,6 +646,31 @@ def test_bombs_built_from_a_row_value_name_the_row() -> None:
         "recipients/x.csv:row 9: error: sms.text: the result of * would build 2999999997 characters or items; "
         "the limit is 100000"
     )
+
+
+def test_comparisons_still_work() -> None:
+    text = (
+        "{{ 1 < 2 < 3 }} {{ 3 < 2 < 1/0 }} {{ 'A' in first_name }} {{ 'x' not in segment }} {{ [1] == [1] }} "
+        "{{ discount|int >= 15 }} {{ segment in {'gold': 1} }} {{ 2 is eq 2 }} {{ [1, 2, 3]|select('in', [2, 3])|list }} "
+        "{{ [3, 1].index(1) }} {{ (1, 1).count(1) }}"
+    )
+    assert render(compiled(sms={"text": text})).sms == {"text": "True False True True True True True True [2, 3] 1 2"}
+
+
+def test_every_render_has_a_wall_clock_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from campaigner.content import jinja_limits
+
+    monkeypatch.setattr(jinja_limits, "MAX_SECONDS", 0.01)
+    monkeypatch.setattr(jinja_sandbox, "MAX_SECONDS", 0.01)
+    content = compiled(sms={"text": "{% for i in range(90000) %}{% if i < first_name|length %}{% endif %}{% endfor %}{{ first_name }}"})
+    started = time.monotonic()
+    assert row_error(content, row=3) == (
+        "recipients/x.csv:row 3: error: sms.text: the template takes too long to render (over 0.01 s)"
+    )
+    assert time.monotonic() - started < 5
+    monkeypatch.setattr(jinja_limits, "MAX_SECONDS", 2.0)
+    monkeypatch.setattr(jinja_sandbox, "MAX_SECONDS", 2.0)
+    assert render(content).sms is not None  # each render has its own clock
 
 
 def test_the_budget_is_per_render() -> None:
