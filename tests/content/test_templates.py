@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from campaigner.content import jinja_sandbox, templates
 from campaigner.campaign.spec import Campaign
+from campaigner.content import jinja_sandbox, templates
 from campaigner.content.sms import SmsMeasure, measure
 from campaigner.content.templates import Content, Rendered, compile_content, describe_ucs2
 from campaigner.errors import InputError, InputErrors
@@ -662,7 +662,9 @@ def test_every_render_has_a_wall_clock_limit(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setattr(jinja_limits, "MAX_SECONDS", 0.01)
     monkeypatch.setattr(jinja_sandbox, "MAX_SECONDS", 0.01)
-    content = compiled(sms={"text": "{% for i in range(90000) %}{% if i < first_name|length %}{% endif %}{% endfor %}{{ first_name }}"})
+    content = compiled(
+        sms={"text": "{% for i in range(90000) %}{% if i < first_name|length %}{% endif %}{% endfor %}{{ first_name }}"}
+    )
     started = time.monotonic()
     assert row_error(content, row=3) == (
         "recipients/x.csv:row 3: error: sms.text: the template takes too long to render (over 0.01 s)"
