@@ -17,6 +17,7 @@ from campaigner.content.sms import SmsMeasure
 from campaigner.content.templates import SandboxLimitError, compile_content
 from campaigner.errors import InputError, InputErrors
 from campaigner.plan import ids
+from campaigner.plan.masking import mask_pii
 from campaigner.recipients.reader import SKIP_REASONS, Recipient, Skip, open_recipients
 
 SAMPLES = 3
@@ -274,10 +275,10 @@ class MessageStream:
                     rec.fields, row=rec.row, phone_number=rec.phone_number, line_user_key=rec.line_user_key
                 )
             except SandboxLimitError as exc:  # a template problem, not this row's: the next rows fail alike
-                self.row_errors.add(exc)
+                self.row_errors.add(self._masked(exc, rec))
                 return
             except InputError as exc:
-                self.row_errors.add(exc)
+                self.row_errors.add(self._masked(exc, rec))
                 if self.row_errors.full:
                     return
                 continue
@@ -302,6 +303,20 @@ class MessageStream:
                 to["lineUserKey"] = rec.line_user_key
             rid = rec.recipient_id
             yield PlannedMessage(rec.row, rid, make_id(target, campaign, rid), to, payload)
+
+    def _masked(self, exc: InputError, rec: Recipient) -> InputError:
+        """``exc`` with the row's phone number and LINE key masked (a template error may quote them)."""
+        columns = self.loaded.spec.recipients
+        raw = {kind: rec.fields.get(name or "", "") for kind, name in (("phone", columns.phoneNumber),
+               ("line", columns.lineUserKey))}  # fmt: skip
+
+        def mask(text: str) -> str:
+            return mask_pii(text, phone_number=rec.phone_number, line_user_key=rec.line_user_key, raw=raw)
+
+        message, hint = mask(exc.message), exc.hint and mask(exc.hint)
+        if (message, hint) == (exc.message, exc.hint):
+            return exc
+        return type(exc)(message, path=exc.path, line=exc.line, col=exc.location.col, row=exc.row, hint=hint)
 
     def close(self) -> None:
         self.source.close()
