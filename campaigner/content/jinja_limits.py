@@ -397,6 +397,15 @@ def compare(context: Context, operands: tuple[Any, Any], ops: tuple[str]) -> Any
     return _OPERATORS[ops[0]](left, right)
 
 
+@pass_context
+def hashed(context: Context, key: Any) -> Any:
+    """A dict key or subscript, charged by its size when hashing it walks it (a tuple's hash is not
+    cached: ``{t: 1}`` with ``t = ((1,) * 100000,) * 100000`` would hash 10**10 items)."""
+    if isinstance(key, tuple):
+        charge(context, weight(key, max(cast(RenderContext, context).budget, 0)))
+    return key
+
+
 COMPARISON_TESTS = {
     **dict.fromkeys(("==", "eq", "equalto"), "eq"),
     **dict.fromkeys(("!=", "ne"), "ne"),
@@ -431,7 +440,7 @@ def safe_range(*args: int) -> range:
 
 
 CONCAT, ITERATE, OUTPUT = "_campaigner_concat", "_campaigner_iterate", "_campaigner_output"
-COMPARE = "_campaigner_compare"
+COMPARE, HASHED = "_campaigner_compare", "_campaigner_hashed"
 
 # ------------------------------------------------------------------------------- calls
 

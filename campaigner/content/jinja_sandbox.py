@@ -30,6 +30,7 @@ from campaigner.content.jinja_limits import (
     COMPARISON_TESTS,
     CONCAT,
     DROPPED_FILTERS,
+    HASHED,
     ITERATE,
     MAX_INT_BITS,
     MAX_SECONDS,
@@ -52,6 +53,7 @@ from campaigner.content.jinja_limits import (
     filter_sum,
     grow,
     guarded,
+    hashed,
     iterate,
     output,
     public_kwargs,
@@ -87,6 +89,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
                 self.filters[name] = guarded(func, PRECHECKS.get(name))
         self.filters[CONCAT] = concat
         self.filters[COMPARE] = compare
+        self.filters[HASHED] = hashed
         for name, op in COMPARISON_TESTS.items():
             self.tests[name] = comparison_test(op)
         self.filters[ITERATE] = iterate
@@ -151,6 +154,8 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
                 charge_values(__context, public_kwargs(kwargs).values())
             elif isinstance(owner := getattr(__obj, "__self__", None), (list, tuple)) and args:  # count, index
                 charge(__context, search_cost(args[0], owner, max(cast(RenderContext, __context).budget, 0)))
+            elif isinstance(owner, dict) and args:  # get: hashes its key
+                hashed(__context, args[0])
             result = __context.call(__obj, *args, **kwargs)
         if isinstance(result, str):
             charge(__context, len(result))
@@ -202,7 +207,8 @@ class Guard(NodeTransformer):
     """Routes loops, ``~``, comparisons and output through the budget.
 
     ``for x in it`` becomes ``for x in it|_campaigner_iterate(cost)``, ``a ~ b`` becomes
-    ``(a, b)|_campaigner_concat``, ``a in b`` (any comparison) ``(a, b)|_campaigner_compare(('in',))``
+    ``(a, b)|_campaigner_concat``, ``a in b`` (any comparison) ``(a, b)|_campaigner_compare(('in',))``,
+    dict keys and subscripts that are not constants ``k|_campaigner_hashed``
     and ``{{ e }}`` becomes ``{{ e|_campaigner_output }}``, except a variable of the row or ``vars``
     output outside loops, macros and blocks (a plain string, the hot path), which needs no guard.
     """
@@ -241,6 +247,19 @@ class Guard(NodeTransformer):
         for test in tests[1:]:
             result = nodes.And(result, test, lineno=node.lineno)
         return result
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        self.generic_visit(node)
+        for pair in node.items:
+            if not isinstance(pair.key, nodes.Const):
+                pair.key = nodes.Filter(pair.key, HASHED, [], [], None, None, lineno=pair.lineno)
+        return node
+
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
+        self.generic_visit(node)
+        if not isinstance(node.arg, (nodes.Const, nodes.Slice)):
+            node.arg = nodes.Filter(node.arg, HASHED, [], [], None, None, lineno=node.lineno)
+        return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)

@@ -692,6 +692,18 @@ BOMBS = {
         "{% set b = [[1] * 100000] * 100000 %}{{ b|select('eq', [1] * 100000)|list|length }}",
         "the template does too much work (over 1000000 characters built or steps taken)",
     ),
+    "dict-literal-hash": (
+        "{% set t = ((1,) * 100000,) * 100000 %}{{ {t: 1}|length }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "subscript-hash": (
+        "{% set t = ((1,) * 100000,) * 100000 %}{{ {'a': 1}[t] }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "dict-get-hash": (
+        "{% set t = ((1,) * 100000,) * 100000 %}{{ {'a': 1}.get(t) }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
     "membership-in-a-loop": (
         "{% set b = [0] * 100000 %}{% for i in range(100) %}{% if i in b %}{% endif %}{% endfor %}",
         "the template does too much work (over 1000000 characters built or steps taken)",
@@ -738,9 +750,12 @@ def test_comparisons_still_work() -> None:
     text = (
         "{{ 1 < 2 < 3 }} {{ 3 < 2 < 1/0 }} {{ 'A' in first_name }} {{ 'x' not in segment }} {{ [1] == [1] }} "
         "{{ discount|int >= 15 }} {{ segment in {'gold': 1} }} {{ 2 is eq 2 }} {{ [1, 2, 3]|select('in', [2, 3])|list }} "
-        "{{ [3, 1].index(1) }} {{ (1, 1).count(1) }}"
+        "{{ [3, 1].index(1) }} {{ (1, 1).count(1) }} {{ {'a': 1}['a'] }} {{ [1, 2, 3][1:] }} {{ {segment: 1}[segment] }} "
+        "{{ {'x': 2}.get(segment, 0) }}"
     )
-    assert render(compiled(sms={"text": text})).sms == {"text": "True False True True True True True True [2, 3] 1 2"}
+    assert render(compiled(sms={"text": text})).sms == {
+        "text": "True False True True True True True True [2, 3] 1 2 1 [2, 3] 1 0"
+    }
 
 
 def test_every_render_has_a_wall_clock_limit(monkeypatch: pytest.MonkeyPatch) -> None:
