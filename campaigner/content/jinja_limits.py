@@ -2,7 +2,9 @@
 
 Operators, filters, ``str.format`` / ``%`` and string methods are charged here against
 ``WORK_BUDGET`` (characters built, items filtered, loop steps) and refused past ``MAX_SIZE`` or
-``MAX_INT_BITS``; loops stop after ``MAX_SECONDS``. :mod:`campaigner.content.jinja_sandbox` wires them in.
+``MAX_INT_BITS``; comparisons and searches are charged by the size of what they compare, formats by the
+size of their result before it is built, and a render stops after ``MAX_SECONDS``.
+:mod:`campaigner.content.jinja_sandbox` wires them in.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from markupsafe import EscapeFormatter
 MAX_SIZE = 100_000  # characters or items one operation may build (jinja's MAX_RANGE too)
 MAX_INT_BITS = 65_536  # size of an integer built by * or **
 WORK_BUDGET = 1_000_000  # characters built, items filtered and loop steps, per field and recipient
-MAX_SECONDS = 2.0  # wall-clock time one render may take (checked whenever work is charged)
+MAX_SECONDS = 2.0  # wall-clock time one render may take
+CLOCK_EVERY = 2048  # units of work between two looks at the clock (a few milliseconds at most)
 
 
 class TemplateLimitError(TemplateRuntimeError):
@@ -40,18 +43,25 @@ class RenderContext(Context):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.budget = WORK_BUDGET
-        self.deadline = time.monotonic() + MAX_SECONDS
+        self.deadline = 0.0  # set at the first look at the clock
+        self.clock_at = WORK_BUDGET - CLOCK_EVERY
 
 
 def charge(context: Context, units: int) -> None:
+    """Spend ``units`` of the render's budget; every ``CLOCK_EVERY`` units, look at the clock too."""
     ctx = cast(RenderContext, context)
     ctx.budget -= units
-    if ctx.budget < 0:
-        raise TemplateLimitError(
-            f"the template does too much work (over {WORK_BUDGET} characters built or steps taken)"
-        )
-    if time.monotonic() > ctx.deadline:
-        raise TemplateLimitError(f"the template takes too long to render (over {MAX_SECONDS:g} s)")
+    if ctx.budget < ctx.clock_at:
+        if ctx.budget < 0:
+            raise TemplateLimitError(
+                f"the template does too much work (over {WORK_BUDGET} characters built or steps taken)"
+            )
+        now = time.monotonic()
+        if not ctx.deadline:  # the first look: the clock starts (after at most CLOCK_EVERY units)
+            ctx.deadline = now + MAX_SECONDS
+        elif now > ctx.deadline:
+            raise TemplateLimitError(f"the template takes too long to render (over {MAX_SECONDS:g} s)")
+        ctx.clock_at = ctx.budget - CLOCK_EVERY
 
 
 def weight(value: object, limit: int) -> int:
@@ -349,6 +359,7 @@ def iterate(context: Context, iterable: Iterable[Any], cost: int) -> Iterator[An
 
 
 _CHEAP = (int, float, type(None))
+_SCALARS = frozenset({int, float, bool, type(None)})
 _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "eq": operator.eq,
     "ne": operator.ne,
@@ -389,12 +400,16 @@ def compare_cost(op: str, left: Any, right: Any, limit: int) -> int:
 
 
 @pass_context
-def compare(context: Context, operands: tuple[Any, Any], ops: tuple[str]) -> Any:
+def compare(context: Context, left: Any, right: Any, op: str) -> Any:
     """``a == b``, ``a in b``, ``a < b``: charged by size before comparing."""
     ctx = cast(RenderContext, context)
-    left, right = operands
-    charge(ctx, compare_cost(ops[0], left, right, max(ctx.budget, 0)))
-    return _OPERATORS[ops[0]](left, right)
+    if type(left) in _SCALARS and type(right) in _SCALARS:  # the usual case: discount|int > 10
+        ctx.budget -= 1
+    else:
+        ctx.budget -= compare_cost(op, left, right, max(ctx.budget, 0))
+    if ctx.budget < ctx.clock_at:
+        charge(ctx, 0)
+    return _OPERATORS[op](left, right)
 
 
 @pass_context
@@ -422,7 +437,7 @@ def comparison_test(op: str) -> Callable[..., bool]:
 
     @pass_context
     def test(context: Context, value: Any, other: Any) -> bool:
-        return bool(compare(context, (value, other), (op,)))
+        return bool(compare(context, value, other, op))
 
     return test
 

@@ -4,14 +4,13 @@ jinja's ``ImmutableSandboxedEnvironment`` keeps templates away from Python inter
 refuses calls outside a short allow-list and private attributes at compile time, and charges
 ``* ** + %``, filters, method calls, ``~``, loop steps and output against a per-render work budget
 (``WORK_BUDGET``). One operation may not build more than ``MAX_SIZE`` characters or items nor an
-integer over ``MAX_INT_BITS``, and loops stop after ``MAX_SECONDS``. Each refusal raises
+integer over ``MAX_INT_BITS``, and a render stops after ``MAX_SECONDS``. Each refusal raises
 :class:`TemplateLimitError` (or jinja's ``SecurityError``), never a ``MemoryError``.
 """
 
 from __future__ import annotations
 
 import inspect
-import time
 import types
 from collections.abc import Callable, Mapping
 from functools import update_wrapper
@@ -26,6 +25,7 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from campaigner.content.jinja_limits import (
+    CLOCK_EVERY,
     COMPARE,
     COMPARISON_TESTS,
     CONCAT,
@@ -33,7 +33,6 @@ from campaigner.content.jinja_limits import (
     HASHED,
     ITERATE,
     MAX_INT_BITS,
-    MAX_SECONDS,
     OUTPUT,
     PRECHECKS,
     WORK_BUDGET,
@@ -101,9 +100,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         if blocks or not self._lean:
             return RenderContext(self, parent, None, blocks)
         ctx = RenderContext.__new__(RenderContext)
-        ctx.__dict__.update(
-            self._lean, parent=parent, vars={}, exported_vars=set(), deadline=time.monotonic() + MAX_SECONDS
-        )
+        ctx.__dict__.update(self._lean, parent=parent, vars={}, exported_vars=set())
         return ctx
 
     def _lean_context(self) -> dict[str, Any]:
@@ -112,6 +109,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         probe = RenderContext(self, {}, None, {})
         lean = {"environment": self, "eval_ctx": probe.eval_ctx, "name": None}
         lean |= {"globals_keys": frozenset(), "blocks": {}, "budget": WORK_BUDGET, "deadline": 0.0}
+        lean |= {"clock_at": WORK_BUDGET - CLOCK_EVERY}
         expected = {*lean, "parent", "vars", "exported_vars"}
         return lean if set(vars(probe)) == expected else {}
 
@@ -207,7 +205,7 @@ class Guard(NodeTransformer):
     """Routes loops, ``~``, comparisons and output through the budget.
 
     ``for x in it`` becomes ``for x in it|_campaigner_iterate(cost)``, ``a ~ b`` becomes
-    ``(a, b)|_campaigner_concat``, ``a in b`` (any comparison) ``(a, b)|_campaigner_compare(('in',))``,
+    ``(a, b)|_campaigner_concat``, ``a in b`` (any comparison) ``a|_campaigner_compare(b, 'in')``,
     dict keys and subscripts that are not constants ``k|_campaigner_hashed``
     and ``{{ e }}`` becomes ``{{ e|_campaigner_output }}``, except a variable of the row or ``vars``
     output outside loops, macros and blocks (a plain string, the hot path), which needs no guard.
@@ -234,14 +232,13 @@ class Guard(NodeTransformer):
         return node
 
     def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
-        """``a < b < c`` becomes ``compare((a, b), ('lt',)) and compare((b, c), ('lt',))``: lazy, as in
-        Python (the middle operand is evaluated twice when the first comparison holds)."""
+        """``a < b < c`` becomes ``a|compare(b, 'lt') and b|compare(c, 'lt')``: lazy, as in Python (the
+        middle operand is evaluated twice when the first comparison holds)."""
         self.generic_visit(node)
         left, tests = node.expr, []
         for op in node.ops:
-            operands = nodes.Tuple([left, op.expr], "load", lineno=node.lineno)
-            ops = nodes.Const((op.op,), lineno=node.lineno)
-            tests.append(nodes.Filter(operands, COMPARE, [ops], [], None, None, lineno=node.lineno))
+            args = [op.expr, nodes.Const(op.op, lineno=node.lineno)]
+            tests.append(nodes.Filter(left, COMPARE, args, [], None, None, lineno=node.lineno))
             left = op.expr
         result: nodes.Expr = tests[0]
         for test in tests[1:]:
