@@ -16,7 +16,7 @@ TOP_LEVEL = {"__init__", "__main__", "cli", "errors"}
 
 # Each package (or top-level module) and the packages of campaigner it may import. "campaigner" is the
 # package's own __init__ (its version). Anything not listed here is refused.
-CORE = ("campaign", "recipients", "content", "plan", "summary")
+CORE = ("campaign", "recipients", "content", "schedule", "plan", "summary")
 MAY_IMPORT: dict[str, set[str]] = {
     "campaigner": set(),
     "errors": set(),
@@ -25,18 +25,31 @@ MAY_IMPORT: dict[str, set[str]] = {
     "campaign": {"errors"},
     "recipients": {"errors", "campaign"},
     "content": {"errors", "campaign"},
-    "plan": {"campaigner", "errors", "campaign", "recipients", "content"},
+    "schedule": {"campaign"},
+    "plan": {"campaigner", "errors", "campaign", "recipients", "content", "schedule"},
     "summary": set(),
     "omni": {"campaigner", "errors"},
     "ledger": {"errors"},
     "sandbox": {"errors", "content"},
-    "sending": {"errors", "campaign", "recipients", "content", "plan", "summary", "omni", "ledger", "sandbox"},
+    "sending": {
+        "errors",
+        "campaign",
+        "recipients",
+        "content",
+        "schedule",
+        "plan",
+        "summary",
+        "omni",
+        "ledger",
+        "sandbox",
+    },
     "commands": {
         "campaigner",
         "errors",
         "campaign",
         "recipients",
         "content",
+        "schedule",
         "plan",
         "summary",
         "omni",

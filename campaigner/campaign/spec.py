@@ -245,6 +245,45 @@ class SmsContent(_Model):
         return {"text": self.text}
 
 
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _clock_time(value: object) -> str:
+    if not isinstance(value, str) or not _CLOCK.match(value):
+        raise ValueError(f'expected a local time such as "09:00" (HH:MM, 24-hour), got {value!r}')
+    return value
+
+
+class LocalHours(_Model):
+    """Send only in the recipient's own daytime: the window in local wall-clock time, on the allowed days."""
+
+    start: Annotated[str, BeforeValidator(_clock_time)] = Field(alias="from", description="opens, HH:MM local")
+    end: Annotated[str, BeforeValidator(_clock_time)] = Field(alias="to", description="closes, HH:MM local")
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS), min_length=1, description="allowed local weekdays"
+    )
+    zone: str = Field(
+        default="auto",
+        min_length=1,
+        description="auto (from the phone number), or the CSV column holding each recipient's IANA zone",
+    )
+    fallback: str | None = Field(
+        default=None, min_length=1, description="IANA zone for recipients whose zone cannot be known"
+    )
+
+    @model_validator(mode="after")
+    def _opens_before_it_closes(self) -> LocalHours:
+        if self.end <= self.start:
+            raise located(
+                f"send.localHours.to: {self.end} is not later than from ({self.start})",
+                at=("to",),
+                hint='the window is one stretch of a local day, e.g. from: "09:00", to: "20:00"',
+            )
+        return self
+
+
 class Send(_Model):
     """How fast and when to send."""
 
@@ -255,6 +294,7 @@ class Send(_Model):
     concurrency: int = Field(default=8, ge=1, le=64, description="requests in flight at once")
     notBefore: Annotated[datetime, AfterValidator(_aware)] | None = None
     notAfter: Annotated[datetime, AfterValidator(_aware)] | None = None
+    localHours: LocalHours | None = Field(default=None, description="send in each recipient's local daytime")
 
     @model_validator(mode="after")
     def _window(self) -> Send:

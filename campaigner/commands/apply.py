@@ -126,14 +126,14 @@ def _confirm(conn: Connection, auto_approve: bool, saved: bool) -> None:
         raise CampaignerError("Apply cancelled; nothing was sent.")
 
 
-def _window(loaded: LoadedCampaign) -> None:
+def _window(loaded: LoadedCampaign, now: datetime) -> None:
     send = loaded.spec.send
-    now = datetime.now(UTC)
     if send.notAfter is not None and now >= send.notAfter:
         raise CampaignerError(
             f"error: the send window closed at {send.notAfter.isoformat()} (send.notAfter); nothing was sent"
         )
-    if send.notBefore is not None and now < send.notBefore:
+    if send.notBefore is not None and now < send.notBefore and send.localHours is None:
+        # with send.localHours, messages are scheduled (sendAt) for notBefore or later instead
         raise CampaignerError(
             f"error: the send window opens at {send.notBefore.isoformat()} (send.notBefore); "
             "run apply then; nothing was sent"
@@ -175,6 +175,7 @@ def command(
     from campaigner.plan.build import MessageStream, build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.plan.saved import read_plan
+    from campaigner.plan.schedule import LiveSchedule, scheduled, scheduler_for
     from campaigner.sending.horizon import refuse_fresh_runner
     from campaigner.sending.target import choose_target, connect, state_location
 
@@ -192,7 +193,9 @@ def command(
             f"error: {source} was planned for target {saved.target_id}, but the target now is {chosen.id}; "
             "make the plan again for this target"
         )
-    _window(loaded)
+    now = datetime.now(UTC)  # one instant for the plan shown and every pass's schedule (send.localHours)
+    _window(loaded, now)
+    scheduler = scheduler_for(loaded, now)
     campaign = loaded.spec.campaign
     bulk = make_bulk_id(chosen.id, campaign)
     location = state_location(given=state)
@@ -205,13 +208,17 @@ def command(
             change = lookup_scenario(conn, loaded, ledger)
             if saved is None:
                 plan = build_plan(
-                    loaded, target_id=chosen.id, scenario=change, lookup=sent_lookup(ledger, chosen, campaign)
+                    loaded,
+                    target_id=chosen.id,
+                    scenario=change,
+                    lookup=sent_lookup(ledger, chosen, campaign),
+                    now=now,
                 )
                 text = planview.to_text(plan, target_line="", show_pii=show_pii).lstrip("\n")
                 click.echo(text, nl=False)
                 to_send, skipped = plan.stats.to_send, dict(plan.stats.skipped)
 
-                def messages() -> Iterator[PlannedMessage | Skip]:
+                def unscheduled() -> Iterator[PlannedMessage | Skip]:
                     stream = MessageStream(loaded, chosen.id)
                     try:
                         yield from stream
@@ -221,7 +228,18 @@ def command(
                 footer = saved.footer
                 to_send, skipped = int(footer["messages"]), dict(footer["skipped"])
                 click.echo(f"Applying the saved plan {source}: {to_send} message(s), made for {saved.target_id}.")
-                messages = saved.messages
+                unscheduled = saved.messages  # with send.localHours its messages carry their zones
+
+            def planned() -> Iterator[PlannedMessage | Skip]:
+                """The messages as the plan shown (scheduled for the instant apply started)."""
+                return unscheduled() if scheduler is None else scheduled(unscheduled(), scheduler)
+
+            def messages() -> Iterator[PlannedMessage | Skip]:
+                """The messages to send, each scheduled for the instant it is claimed."""
+                if scheduler is None:
+                    return unscheduled()
+                return scheduled(unscheduled(), LiveSchedule(loaded, scheduler, lambda: datetime.now(UTC)))
+
             _confirm(conn, auto_approve, saved is not None)
             command_line = "campaigner apply " + str(source)
             with ledger.lock(chosen.id, campaign, command=command_line):
@@ -232,9 +250,11 @@ def command(
                 counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
                 from campaigner.sending.reports import plan_tally, write_summary
 
-                # The window closed before every message was claimed: those the ledger never saw are
+                # The window closed before every message was claimed (send.notAfter, or a local window that
+                # closed while apply ran and opens only after notAfter): those the ledger never saw are
                 # counted from the plan, so the summary says they were not sent.
-                never_sent = plan_tally(ledger, chosen, campaign, messages()).never_sent if counts.window_closed else 0
+                tally = counts.window_closed or scheduler is not None
+                never_sent = plan_tally(ledger, chosen, campaign, planned()).never_sent if tally else 0
                 written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped, never_sent=never_sent)
     finally:
         ledger.close()
@@ -243,6 +263,11 @@ def command(
         click.echo(
             f"{written.summary.not_sent} message(s) not sent: the send window closed at "
             f"{loaded.spec.send.notAfter} (send.notAfter)."
+        )
+    elif scheduler is not None and written.summary.not_sent:
+        click.echo(
+            f"{written.summary.not_sent} message(s) not sent: their local window (send.localHours) closed while "
+            "apply ran and opens again only after send.notAfter."
         )
     rec = written.summary.recipients
     if rec.get("rejected", 0) or rec.get("unknown", 0) or written.summary.not_sent:

@@ -5,12 +5,15 @@ A saved plan is JSON Lines, written as the plan streams so that a million recipi
 1. a header: format, tool version, campaign, target, bulkId, the scenario change, and the sha256 of
    every input (the campaign file, the recipient CSV, the exclude lists);
 2. one line per payload the first time it is used (``{"payload": hash, "body": {...}}``), then one line per
-   message referring to it (``{"m": messageId, "row": n, "r": recipientId, "to": {...}, "p": hash}``),
+   message referring to it (``{"m": messageId, "row": n, "r": recipientId, "to": {...}, "p": hash}``, and
+   ``"tz": [zones]`` with ``send.localHours``: apply schedules it for the instant it runs),
    and one line per skipped row (``{"skip": reason, "row": n}``); a payload not used for a while is
    written again, so the reader needs no more memory than the writer (both keep the same LRU);
 3. a footer with the counts and the sha256 of every line before it.
 
-The same inputs and ledger give the same bytes: no timestamps, sorted keys, no random ids.
+The same inputs and ledger give the same bytes: no timestamps, sorted keys, no random ids. (With
+``send.localHours`` the skips by window — ``no_common_hours``, ``window_closed`` — are those of the instant
+the plan was made; apply schedules the messages again for the instant it runs.)
 """
 
 from __future__ import annotations
@@ -101,7 +104,10 @@ class PlanWriter:
             if len(self._cache) > PAYLOAD_CACHE:
                 self._cache.popitem(last=False)
         self.messages += 1
-        self._write({"m": item.message_id, "row": item.row, "r": item.recipient_id, "to": item.to, "p": h})
+        line: dict[str, Any] = {"m": item.message_id, "row": item.row, "r": item.recipient_id, "to": item.to, "p": h}
+        if item.zones:  # send.localHours: apply schedules the message for these zones
+            line["tz"] = list(item.zones)
+        self._write(line)
 
     def finish(self, plan: Plan) -> None:
         st = plan.stats
@@ -151,7 +157,8 @@ class SavedPlan:
                 if "m" in item:
                     payload = cache[item["p"]]
                     cache.move_to_end(item["p"])
-                    yield PlannedMessage(item["row"], item["r"], item["m"], item["to"], payload)
+                    zones = tuple(item.get("tz", ()))
+                    yield PlannedMessage(item["row"], item["r"], item["m"], item["to"], payload, zones)
                 elif "payload" in item:
                     body = item["body"]
                     sms = body.get("sms")

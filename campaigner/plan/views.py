@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from campaigner.plan.build import Plan, Sample
+from campaigner.plan.build import Plan, Sample, skip_reasons
 from campaigner.plan.masking import mask_line_key, mask_phone
-from campaigner.recipients.reader import SKIP_REASONS
+from campaigner.plan.schedule import ScheduleStats
+from campaigner.schedule.windows import SCHEDULE_SKIP_REASONS as SCHEDULE_REASONS
+from campaigner.schedule.zones import load_zone
 
 FORMAT_VERSION = 1
 MARKDOWN_LIMIT = 60_000
@@ -17,6 +20,9 @@ _REASON_TEXT = {
     "no_address": "no phone number or LINE key",
     "duplicate": "duplicate recipient",
     "excluded": "on an exclude list",
+    "no_time_zone": "no time zone known (localHours.fallback sends them)",
+    "no_common_hours": "no hour inside localHours in all of the number's zones",
+    "window_closed": "localHours opens only after notAfter",
 }
 
 
@@ -86,6 +92,85 @@ def _sample_lines(sample: Sample, *, show_pii: bool) -> list[str]:
     return lines
 
 
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _local(at: datetime, zone: str) -> str:
+    found = load_zone(zone)
+    return at.astimezone(found).strftime("%a %H:%M") if found is not None else "?"
+
+
+def schedule_lines(plan: Plan, *, show_pii: bool) -> list[str]:
+    """The schedule for a terminal: now, each later hour (UTC and the main zones), the last, a sample per zone."""
+    sched, hours = plan.stats.schedule, plan.loaded.spec.send.localHours
+    if sched is None or hours is None:
+        return []
+    days = "every day" if len(hours.days) == 7 else ", ".join(hours.days)
+    out = [
+        f"Schedule (local {hours.start}–{hours.end}, {days}; zones "
+        + ("from the phone numbers" if hours.zone == "auto" else f"from column {hours.zone!r}")
+        + (f", fallback {hours.fallback!r}" if hours.fallback else "")
+        + f"; as of {_utc(sched.at)}):",
+        f"  now             {sched.now}",
+    ]
+    main = sched.main_zones()
+    for hour, n in sorted(sched.hours.items()):
+        local = ", ".join(f"{z} {_local(hour, z)}" for z in main)
+        out.append(f"  {_utc(hour)}  {n}" + (f"  ({local})" if local else ""))
+    if sched.last is not None:
+        out.append(f"  last sendAt     {sched.last.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}")
+    skipped = ", ".join(f"{r} {plan.stats.skipped.get(r, 0)}" for r in SCHEDULE_REASONS)
+    out.append(f"  skipped         {skipped}")
+    if sched.zones:
+        shown = ", ".join(f"{z} {n}" for z, n in sorted(sched.zones.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
+        out.append(f"  by zone         {shown}" + (", …" if len(sched.zones) > 10 else ""))
+    for label, sample in sched.samples.items():
+        if sample.send_at is None:
+            when = "at once (open now)"
+        elif len(sample.zones) == 1:
+            when = f"{_utc(sample.send_at)} ({_local(sample.send_at, sample.zones[0])} {sample.zones[0]})"
+        else:  # the local time in each of its zones: the earliest and the latest
+            times = sorted(_local(sample.send_at, z)[4:] for z in sample.zones)
+            when = f"{_utc(sample.send_at)} ({times[0]} to {times[-1]} local)"
+        out.append(f"  sample {label}: row {sample.row} → {show_to(sample.to, show_pii=show_pii)}, {when}")
+    return out
+
+
+def schedule_json(sched: ScheduleStats | None, *, show_pii: bool) -> dict[str, Any] | None:
+    if sched is None:
+        return None
+    main = sched.main_zones()
+    return {
+        "as_of": _iso(sched.at),
+        "now": sched.now,
+        "scheduled": sched.scheduled,
+        "hours": [
+            {"utc": _iso(hour), "count": n, "local": {z: _local(hour, z) for z in main}}
+            for hour, n in sorted(sched.hours.items())
+        ],
+        "last": _iso(sched.last) if sched.last is not None else None,
+        "zones": dict(sorted(sched.zones.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "samples": [
+            {
+                "zone": label,
+                "row": sample.row,
+                "to": _masked(sample.to, show_pii=show_pii),
+                "sendAt": _iso(sample.send_at) if sample.send_at is not None else None,
+            }
+            for label, sample in sched.samples.items()
+        ],
+    }
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _masked(to: dict[str, str], *, show_pii: bool) -> dict[str, str]:
+    return {k: (v if show_pii else (mask_phone(v) if k == "phoneNumber" else mask_line_key(v))) for k, v in to.items()}
+
+
 def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     """The plan for a terminal: what a reviewer must know, in the order they ask."""
     st, spec = plan.stats, plan.loaded.spec
@@ -101,7 +186,7 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out.append(f"  rows read       {st.rows}")
     out.append(f"  to send         {st.to_send}")
     out.append(f"  already sent    {st.already_sent}")
-    for reason in SKIP_REASONS:
+    for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:
             out.append(f"  skipped         {n} {_REASON_TEXT[reason]} ({_first_rows(plan, reason)})")
@@ -120,6 +205,9 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     )
     for w in warnings(plan):
         out.append(f"  warning: {w}")
+    if st.schedule is not None:
+        out.append("")
+        out.extend(schedule_lines(plan, show_pii=show_pii))
     if st.samples:
         out.append("")
         out.append("Samples:" + ("" if show_pii else " (phone numbers and LINE keys masked; --show-pii shows them)"))
@@ -150,7 +238,7 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         f"| to send | {st.to_send} |",
         f"| already sent | {st.already_sent} |",
     ]
-    for reason in SKIP_REASONS:
+    for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:
             out.append(f"| skipped: {_REASON_TEXT[reason]} ({_first_rows(plan, reason)}) | {n} |")
@@ -168,6 +256,9 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     )
     for w in warnings(plan):
         out += ["", f"> ⚠️ {_md_escape(w)}"]
+    if st.schedule is not None:
+        lines = schedule_lines(plan, show_pii=show_pii)
+        out += ["", f"**{_md_escape(lines[0])}**", "", "```", *(line.strip() for line in lines[1:]), "```"]
     if st.samples:
         out += ["", "<details><summary>Samples</summary>", "", "```"]
         for sample in st.samples:
@@ -200,8 +291,8 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "rows": st.rows,
             "to_send": st.to_send,
             "already_sent": st.already_sent,
-            "skipped": {reason: st.skipped.get(reason, 0) for reason in SKIP_REASONS},
-            "skipped_first_rows": {reason: st.skipped_rows.get(reason, []) for reason in SKIP_REASONS},
+            "skipped": {reason: st.skipped.get(reason, 0) for reason in skip_reasons(plan.loaded)},
+            "skipped_first_rows": {reason: st.skipped_rows.get(reason, []) for reason in skip_reasons(plan.loaded)},
         },
         "requests": st.requests,
         "line": {"type": st.line_type} if st.line_type else None,
@@ -211,13 +302,11 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "worst_case_segments": st.sms_worst_case,
         },
         "warnings": warnings(plan),
+        "schedule": schedule_json(st.schedule, show_pii=show_pii),
         "samples": [
             {
                 "row": s.row,
-                "to": {
-                    k: (v if show_pii else (mask_phone(v) if k == "phoneNumber" else mask_line_key(v)))
-                    for k, v in s.to.items()
-                },
+                "to": _masked(s.to, show_pii=show_pii),
                 "messageId": s.message_id,
                 **s.body,
             }

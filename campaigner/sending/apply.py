@@ -36,6 +36,7 @@ from campaigner.errors import (
 )
 from campaigner.ledger.messages import Ledger, MessageIntent
 from campaigner.plan.build import PlannedMessage, ScenarioChange, group_requests, unsent
+from campaigner.schedule.windows import api_time
 from campaigner.sending.doubts import REPORT_PAGE, adopt_from_logs, settle_doubts
 from campaigner.sending.job import Job, Progress, SendCounts, merge
 
@@ -55,6 +56,10 @@ DUPLICATE_MESSAGE_ID = 23  # status id of REJECTED_DUPLICATE_MESSAGE_ID (omni-ap
 
 def _now() -> float:
     return time.time()
+
+
+def _epoch(at: datetime | None) -> float | None:
+    return None if at is None else at.timestamp()
 
 
 def _duplicate_id(status: Any) -> bool:
@@ -128,7 +133,11 @@ class Sender:
         return group_requests(fresh, job.batch_size)
 
     def _claim(self, groups: list[list[PlannedMessage]]) -> list[list[PlannedMessage]]:
-        intents = [MessageIntent(m.message_id, m.recipient_id, m.row, m.payload.hash) for g in groups for m in g]
+        intents = [
+            MessageIntent(m.message_id, m.recipient_id, m.row, m.payload.hash, _epoch(m.send_at))
+            for g in groups
+            for m in g
+        ]
         claimed = set(self.ledger.claim_for_sending(self.job.target.id, self.job.campaign, intents, at=_now()))
         out = []
         for g in groups:
@@ -188,12 +197,15 @@ class Sender:
     # -- sending -----------------------------------------------------------------------------------
 
     def _body(self, group: list[PlannedMessage]) -> dict[str, Any]:
-        return {
+        body = {
             "scenarioKey": self.scenario_key,
             "bulkId": self.job.bulk_id,
             "destinations": [{"messageId": m.message_id, "to": m.to} for m in group],
             **group[0].payload.body,
         }
+        if group[0].send_at is not None:  # a group shares its sendAt (group_requests)
+            body["sendAt"] = api_time(group[0].send_at)
+        return body
 
     async def _send_one(self, group: list[PlannedMessage]) -> None:
         ids = [m.message_id for m in group]

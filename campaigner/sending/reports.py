@@ -50,10 +50,12 @@ async def collect_reports(
     run may have taken their reports). Then the messages still without a final report are filled in from
     the logs (final status only, no error details, marked as such); a real report that arrives later
     replaces one from the logs. The provider's reports are fetched at least once even when none is
-    outstanding. Returns (reports stored, still pending).
+    outstanding. Messages scheduled (``sendAt``) for later than the wait are not waited for: ``campaigner
+    report`` collects them once they are due. Returns (reports stored, still pending).
     """
     interval = poll if poll is not None else (0.2 if target.is_sandbox else 5.0)
     deadline = time.monotonic() + wait
+    due_by = _now() + wait  # a message whose sendAt is later than this has no report to wait for
     stored = 0
     lost = ledger.reports_state(target.id, campaign) is not None
     if lost:
@@ -61,7 +63,10 @@ async def collect_reports(
             "Delivery reports may have been handed out to an earlier run and lost (a crash, or a lost ledger): "
             "reading final statuses from the logs."
         )
-    outstanding = ledger.count_without_report(target.id, campaign)
+    outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
+    later = ledger.count_without_report(target.id, campaign) - outstanding
+    if later:
+        progress.phase(f"{later} message(s) scheduled for later (sendAt): `campaigner report` collects theirs.")
     if outstanding and wait > 0:
         progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
     while True:
@@ -82,14 +87,14 @@ async def collect_reports(
             ledger.set_reports_state(target.id, campaign, None)
             if len(page) >= REPORT_PAGE and time.monotonic() < deadline:
                 continue  # more are waiting: fetch them before counting what is still outstanding
-        outstanding = ledger.count_without_report(target.id, campaign)
+        outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
         if not outstanding or time.monotonic() >= deadline:
             break
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
     if lost:
         stored += await _fill_in_from_logs(client, ledger, target, campaign)
         ledger.set_reports_state(target.id, campaign, None)
-        outstanding = ledger.count_without_report(target.id, campaign)
+        outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
     return stored, outstanding
 
 
@@ -164,6 +169,7 @@ def write_summary(
         skipped=skipped,
         never_sent=never_sent,
         description=spec.description,
+        now=_now(),
     )
     csv_tmp = directory / ".messages.csv.tmp"
     with csv_tmp.open("w", encoding="utf-8", newline="") as fh:

@@ -71,6 +71,7 @@ def headline(summary: Summary, *, markdown: bool = False) -> str:
         fo = summary.failover
         parts[-1] += f" ({fo['line_delivered']} LINE, {fo['sms_fallback_delivered']} SMS fallback)"
     counts = [(f[g], g) for g in NOT_DELIVERED] + [(r["unknown"], "unknown"), (f["pending"], "pending")]
+    counts.append((f.get("scheduled", 0), "scheduled"))
     parts += [f"{n} {label}" for n, label in counts if n]
     line = f"{esc(summary.campaign)} → {esc(summary.target)}: " + ", ".join(parts)
     if summary.cost:
@@ -114,7 +115,7 @@ def render_markdown(summary: Summary) -> str:
     rows += [("skipped", sum(s.skipped.values()))]
     rows += [(f"skipped: {_md(reason, 80)}", n) for reason, n in _top(s.skipped, 10)]
     out += _table(("Recipients", "Count"), rows)
-    out += _table(("Final status", "Recipients"), s.final.items())
+    out += _table(("Final status", "Recipients"), [(k, n) for k, n in s.final.items() if n or k != "scheduled"])
     fo = s.failover
     out += _table(
         ("Failover", "Recipients"),
@@ -171,6 +172,7 @@ def funnel_bars(summary: Summary) -> list[dict[str, Any]]:
     ]
     steps += [(label, n, css) for label, n, css in [
         ("Pending (no final report yet)", summary.final["pending"], "pending"),
+        ("Scheduled (sendAt still ahead)", summary.final.get("scheduled", 0), "pending"),
         ("Unknown outcome", r["unknown"], "unknown"),
     ] if n]  # fmt: skip
     total = sum(n for _, n, _ in steps)
@@ -297,7 +299,7 @@ svg text { font-size: 13px; fill: #1f2328; }
 <h2>Final status</h2>
 <table>
 <tr><th>status</th><th class="n">recipients</th></tr>
-{% for group, n in s.final.items() %}
+{% for group, n in s.final.items() if n or group != "scheduled" %}
 <tr><td>{{ group }}</td><td class="n">{{ n }}</td></tr>
 {% endfor %}
 </table>
