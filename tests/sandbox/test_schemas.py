@@ -112,7 +112,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxServer]:
 
 
 @SCHEMA.parametrize()
-@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 def test_fuzzing_every_documented_operation_finds_no_server_error(case: Any, fuzzed: SandboxServer) -> None:
     """Valid and invalid data (schemathesis's positive and negative modes) for each operation: every
     answer is 2xx or 4xx, and every 4xx is the provider's error envelope."""
