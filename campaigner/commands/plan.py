@@ -62,7 +62,7 @@ def command(
                 lookup, upper_bound = _from_logs(conn, loaded, ids.bulk_id(chosen.id, loaded.spec.campaign))
 
         if out is None:
-            plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)
+            plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, show_pii=show_pii)
         else:
             tmp = atomic_write_path(out)
             try:
@@ -74,7 +74,9 @@ def command(
                         bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
                         scenario=change,
                     )
-                    plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
+                    plan = build_plan(
+                        loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer, show_pii=show_pii
+                    )
                     writer.finish(plan)
                 os.replace(tmp, out)
             finally:

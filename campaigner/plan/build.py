@@ -215,9 +215,10 @@ class MessageStream:
     Opens the CSV and checks every template against its header before the first row is read.
     """
 
-    def __init__(self, loaded: LoadedCampaign, target_id: str) -> None:
+    def __init__(self, loaded: LoadedCampaign, target_id: str, *, show_pii: bool = False) -> None:
         self.loaded = loaded
         self.target_id = target_id
+        self.show_pii = show_pii  # row errors keep phone numbers and LINE keys as they are
         spec = loaded.spec
         self.source = open_recipients(spec.recipients, loaded.base_dir, campaign_path=loaded.path, locate=loaded.locate)
         try:
@@ -319,6 +320,8 @@ class MessageStream:
 
     def _masked(self, exc: InputError, rec: Recipient) -> InputError:
         """``exc`` with the row's phone number and LINE key masked (a template error may quote them)."""
+        if self.show_pii:
+            return exc
         columns = self.loaded.spec.recipients
         raw = {kind: rec.fields.get(name or "", "") for kind, name in (("phone", columns.phoneNumber),
                ("line", columns.lineUserKey))}  # fmt: skip
@@ -442,8 +445,10 @@ def build_plan(
     lookup: SentLookup | None = None,
     sink: Callable[[PlannedMessage | Skip], None] | None = None,
     now: datetime | None = None,
+    show_pii: bool = False,
 ) -> Plan:
     """Stream the campaign once and compute its plan. ``sink`` sees every message to send and skip.
+    Row errors mask phone numbers and LINE keys unless ``show_pii``.
 
     With ``send.localHours``, messages are scheduled for the instant ``now`` (an aware datetime; the
     current time when not given): the same inputs and instant give the same schedule.
@@ -454,7 +459,7 @@ def build_plan(
     scheduler = scheduler_for(loaded, now)
     if scheduler is not None:
         stats.schedule = ScheduleStats(scheduler.now)
-    stream = MessageStream(loaded, target_id)
+    stream = MessageStream(loaded, target_id, show_pii=show_pii)
 
     def on_sent(_m: PlannedMessage) -> None:
         stats.rows += 1
