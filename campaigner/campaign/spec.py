@@ -6,9 +6,10 @@ prints the JSON Schema of :class:`Campaign`.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +19,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -29,6 +31,44 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
 _RATE_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_DURATION_SECONDS = 7 * 86400.0
+"""Longest ``report.wait``: the provider keeps a message for 48 hours at most, reports come within that."""
+MIN_RATE, MAX_RATE = 1 / 3600, 1_000_000.0
+"""Requests per second: at least one an hour (below, apply would seem to hang), at most a million (finite)."""
+MAX_VALIDITY_SECONDS = 48 * 3600
+"""The provider cuts a longer validity period to 48 hours."""
+_VALIDITY_UNIT_SECONDS = {"SECONDS": 1, "MINUTES": 60, "HOURS": 3600}
+Transliteration = Literal[
+    "NONE",
+    "ALL",
+    "BALTIC",
+    "CENTRAL_EUROPEAN",
+    "COLOMBIAN",
+    "CYRILLIC",
+    "GREEK",
+    "NON_UNICODE",
+    "PORTUGUESE",
+    "SERBIAN_CYRILLIC",
+    "TURKISH",
+    "BULGARIAN_CYRILLIC",
+]
+TRANSLITERATIONS: tuple[str, ...] = get_args(Transliteration)
+"""The provider's ``TransliterationCode`` values (its OpenAPI document)."""
+MAX_ALPHANUMERIC_SENDER, MAX_NUMERIC_SENDER = 11, 16
+"""SMS sender ids: at most 11 letters and digits, or a number of at most 16 digits."""
+MAX_SENDER = 255
+_NUMERIC_SENDER = re.compile(r"^\+?[0-9]+$")
+
+
+def _not_boolean(value: object) -> object:
+    """YAML's true/false are not numbers (pydantic would take them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {str(value).lower()}")
+    return value
+
+
+StrictInt = Annotated[int, BeforeValidator(_not_boolean)]
+"""An integer that refuses booleans."""
 
 
 def parse_duration(value: object) -> float:
@@ -41,8 +81,12 @@ def parse_duration(value: object) -> float:
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     else:
         raise ValueError(f"expected a duration such as 30s, 10m or 1h, got {value!r}")
+    if math.isnan(seconds):
+        raise ValueError("expected a duration such as 30s, 10m or 1h, got .nan")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"a duration of at most {_format_seconds(MAX_DURATION_SECONDS)}, got {value!r}")
     return seconds
 
 
@@ -56,8 +100,14 @@ def parse_rate(value: object) -> float:
         rate = float(m.group(1)) / _RATE_UNIT[m.group(2)]
     else:
         raise ValueError(f"expected a rate such as 20/s or 600/m, got {value!r}")
+    if math.isnan(rate):
+        raise ValueError("expected a rate such as 20/s or 600/m, got .nan")
     if rate <= 0:
         raise ValueError("a rate must be above zero")
+    if rate < MIN_RATE:
+        raise ValueError(f"a rate of at least 1/h, got {value!r}")
+    if rate > MAX_RATE:
+        raise ValueError(f"a rate of at most {int(MAX_RATE)}/s, got {value!r}")
     return rate
 
 
@@ -136,12 +186,41 @@ class FlowStep(_Model):
         description="LINE application key, or the SMS sender (numeric or alphanumeric)",
     )
 
+    @model_validator(mode="after")
+    def _sender_length(self) -> FlowStep:
+        if self.channel != "SMS":
+            if len(self.sender) > MAX_SENDER:
+                raise located(f"a sender has at most {MAX_SENDER} characters, got {len(self.sender)}", at=("from",))
+            return self
+        numeric = bool(_NUMERIC_SENDER.match(self.sender))
+        digits = len(self.sender.lstrip("+"))
+        if numeric and digits > MAX_NUMERIC_SENDER:
+            raise located(
+                f"an SMS sender number has at most {MAX_NUMERIC_SENDER} digits, got {digits}",
+                at=("from",),
+            )
+        if not numeric and (len(self.sender) > MAX_ALPHANUMERIC_SENDER or not self.sender.isascii()):
+            raise located(
+                f"an alphanumeric SMS sender has at most {MAX_ALPHANUMERIC_SENDER} ASCII letters, digits or "
+                f"spaces, got {len(self.sender)} characters",
+                at=("from",),
+                hint="the provider refuses a longer one when apply sends",
+            )
+        return self
+
 
 class Scenario(_Model):
     """The provider-side OMNI scenario, found or created by name."""
 
     name: str = Field(min_length=1, max_length=200)
     flow: list[FlowStep] = Field(min_length=1, description="ordered failover steps, LINE then SMS")
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the name is blank; give the scenario a name")
+        return value
 
     @model_validator(mode="after")
     def _distinct_channels(self) -> Scenario:
@@ -183,6 +262,20 @@ class Recipients(_Model):
 TimeUnit = Literal["SECONDS", "MINUTES", "HOURS"]
 
 
+def _check_validity(period: int | None, unit: str | None) -> None:
+    """A validity period the provider keeps as given: at most 48 hours (minutes unless a unit is given)."""
+    if period is None:
+        return
+    seconds = period * _VALIDITY_UNIT_SECONDS[unit or "MINUTES"]
+    if seconds > MAX_VALIDITY_SECONDS:
+        shown = f"{period} {(unit or 'MINUTES').lower()}"
+        raise located(
+            f"a validity period of {shown} is longer than the provider keeps a message (48 hours)",
+            at=("validityPeriod",),
+            hint="give at most 2880 minutes; the provider would cut it to 48 hours",
+        )
+
+
 class LineContent(_Model):
     """LINE content: a text, or one rich type. Every string is a Jinja2 template."""
 
@@ -190,11 +283,16 @@ class LineContent(_Model):
     text: str | None = None
     url: str | None = None
     thumbnailUrl: str | None = None
-    duration: int | None = Field(default=None, ge=1, description="AUDIO length in milliseconds")
+    duration: StrictInt | None = Field(default=None, ge=1, description="AUDIO length in milliseconds")
     packageId: str | None = None
     stickerId: str | None = None
-    validityPeriod: int | None = Field(default=None, ge=1)
+    validityPeriod: StrictInt | None = Field(default=None, ge=1)
     validityPeriodTimeUnit: TimeUnit | None = None
+
+    @model_validator(mode="after")
+    def _validity(self) -> LineContent:
+        _check_validity(self.validityPeriod, self.validityPeriodTimeUnit)
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -237,9 +335,14 @@ class SmsContent(_Model):
     """SMS content (the failover step). The text is a Jinja2 template."""
 
     text: str = Field(min_length=1)
-    validityPeriod: int | None = Field(default=None, ge=1)
+    validityPeriod: StrictInt | None = Field(default=None, ge=1)
     validityPeriodTimeUnit: TimeUnit | None = None
-    transliteration: str | None = None
+    transliteration: Transliteration | None = None
+
+    @model_validator(mode="after")
+    def _validity(self) -> SmsContent:
+        _check_validity(self.validityPeriod, self.validityPeriodTimeUnit)
+        return self
 
     def template_fields(self) -> dict[str, str]:
         return {"text": self.text}
@@ -288,10 +391,10 @@ class Send(_Model):
     """How fast and when to send."""
 
     rateLimit: Rate = Field(default=20.0, description="requests per second to the provider")
-    batchSize: int = Field(
+    batchSize: StrictInt = Field(
         default=500, ge=1, le=1000, description="destinations per request when payloads are identical"
     )
-    concurrency: int = Field(default=8, ge=1, le=64, description="requests in flight at once")
+    concurrency: StrictInt = Field(default=8, ge=1, le=64, description="requests in flight at once")
     notBefore: Annotated[datetime, AfterValidator(_aware)] | None = None
     notAfter: Annotated[datetime, AfterValidator(_aware)] | None = None
     localHours: LocalHours | None = Field(default=None, description="send in each recipient's local daytime")

@@ -15,6 +15,7 @@ import click
 
 from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, state_option, target_option
 from campaigner.errors import CampaignerError
+from campaigner.text.escape import for_terminal
 
 if TYPE_CHECKING:
     from campaigner.campaign.load import LoadedCampaign
@@ -36,7 +37,7 @@ class LineProgress:
         self.last_counts: tuple[int, int, int] | None = None
 
     def phase(self, text: str) -> None:
-        click.echo(text)
+        click.echo(for_terminal(text))  # names a scenario, quotes the provider
 
     def sending(self, total: int) -> None:
         self.total = total
@@ -186,7 +187,10 @@ def command(
         saved = read_plan(source)
         saved.verify_inputs()
         loaded = load_campaign(saved.campaign_file)
-    wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    try:
+        wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    except ValueError as exc:
+        raise CampaignerError(f"error: --wait: {exc}") from None
     chosen = choose_target(target, for_apply=True)
     if saved is not None and saved.target_id != chosen.id:
         raise CampaignerError(
@@ -248,7 +252,12 @@ def command(
                     # Looked up before the lock: an apply that held it meanwhile may have created or
                     # updated the scenario already; look again so that it is not created twice.
                     change = lookup_scenario(conn, loaded, ledger)
-                counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
+                try:
+                    counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
+                except KeyboardInterrupt:
+                    for line in interrupted_lines(ledger.counts(chosen.id, campaign)["messages"], source):
+                        click.echo(line, err=True)
+                    raise click.exceptions.Exit(130) from None
                 from campaigner.sending.reports import plan_tally, write_summary
 
                 # The window closed before every message was claimed (send.notAfter, or a local window that
@@ -273,6 +282,20 @@ def command(
     rec = written.summary.recipients
     if rec.get("rejected", 0) or rec.get("unknown", 0) or written.summary.not_sent:
         raise click.exceptions.Exit(1)
+
+
+def interrupted_lines(states: dict[str, int], source: Path) -> list[str]:
+    """What a person must know after Ctrl-C: what went out, what is in doubt, and that a re-run settles it."""
+    doubt = states.get("sending", 0) + states.get("unknown", 0)
+    lines = [
+        f"Interrupted: {states.get('accepted', 0)} accepted, {states.get('rejected', 0)} rejected, "
+        f"{doubt} in doubt (sent, no answer)."
+    ]
+    settle = (
+        f"it settles the {doubt} in doubt through the provider's logs before sending anything else, " if doubt else ""
+    )
+    lines.append(f"Run `campaigner apply {source}` again: {settle}and sends no message twice.")
+    return lines
 
 
 async def _apply(
@@ -304,12 +327,9 @@ async def _apply(
     )
     async with OmniClient(conn.config, max_connections=spec.send.concurrency) as client:
         key = await ensure_scenario(client, ledger, conn.target, change, progress)
-        if (
-            to_send
-            or ledger.count_in_doubt(conn.target.id, spec.campaign)
-            or not ledger.campaign_known(conn.target.id, spec.campaign)
-        ):
-            progress.sending(to_send)
+        in_doubt = ledger.count_in_doubt(conn.target.id, spec.campaign)
+        if to_send or in_doubt or not ledger.campaign_known(conn.target.id, spec.campaign):
+            progress.sending(to_send + in_doubt)  # those in doubt may go again once settled
             counts = await send_campaign(client, ledger, job, key, progress)
         else:
             from campaigner.sending.job import SendCounts
@@ -334,6 +354,6 @@ def _print_outcome(counts: SendCounts, directory: Path, summary: Any) -> None:
             parts.append(f"{counts.unknown} still in doubt (run apply again)")
         click.echo(f"Sent in {counts.requests} request(s): " + ", ".join(parts) + ".")
     for reason, n in sorted(counts.rejections.items(), key=lambda kv: -kv[1])[:5]:
-        click.echo(f"  rejected {n}: {reason}")
-    click.echo(headline(summary))
+        click.echo(for_terminal(f"  rejected {n}: {reason}"))
+    click.echo(for_terminal(headline(summary)))
     click.echo(f"Summary: {directory}/summary.md, {directory}/report.html, {directory}/messages.csv")

@@ -55,7 +55,7 @@ def command(
     ledger = open_ledger(chosen, create=False, state=state)
     upper_bound: str | None = None
     try:
-        with connect(chosen, state=state_location(given=state)) as conn:
+        with connect(chosen, state=state_location(given=state), writes=False) as conn:
             change = lookup_scenario(conn, loaded, ledger)
             lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
             if ledger is None or not ledger.campaign_known(chosen.id, loaded.spec.campaign):
@@ -73,6 +73,7 @@ def command(
                         target_id=chosen.id,
                         bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
                         scenario=change,
+                        plan_dir=out.parent,
                     )
                     plan = build_plan(
                         loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer, show_pii=show_pii

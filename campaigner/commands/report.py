@@ -9,6 +9,7 @@ import click
 
 from campaigner.commands.common import open_ledger, state_option, target_option
 from campaigner.errors import CampaignerError
+from campaigner.text.escape import for_terminal
 
 
 @click.command("report")
@@ -61,5 +62,5 @@ def command(campaign_file: Path, wait: str, target: str | None, state: str | Non
     finally:
         ledger.close()
     click.echo(f"Stored {stored} new report(s); {pending} message(s) still without a final report.")
-    click.echo(headline(written.summary))
+    click.echo(for_terminal(headline(written.summary)))
     click.echo(f"Summary: {written.directory}/summary.md")

@@ -32,6 +32,8 @@ LOOKUP_CHUNK = 2000
 MAX_ROW_ERRORS = 20  # rows that fail to render: report this many, then stop reading
 # Sent states: the ledger knows the provider has (or may have) these; apply never sends them afresh.
 SENT_STATES = frozenset({"accepted", "sending", "unknown"})
+IN_DOUBT_STATES = frozenset({"sending", "unknown"})
+"""Claimed by an apply that got no answer: settled through the provider's logs before anything else is sent."""
 
 SentLookup = Callable[[Sequence[str]], dict[str, str]]
 """message ids -> ledger state for those the ledger knows (a read-only view of the ledger)."""
@@ -125,6 +127,7 @@ class PlanStats:
     rows: int = 0
     to_send: int = 0
     already_sent: int = 0
+    in_doubt: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_rows: dict[str, list[int]] = field(default_factory=dict)
     requests: int = 0
@@ -156,7 +159,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return self.stats.to_send > 0 or self.scenario.action != "none"
+        """Something to send, to settle (messages in doubt) or a scenario to change."""
+        return self.stats.to_send > 0 or self.stats.in_doubt > 0 or self.scenario.action != "none"
 
     @property
     def summary_line(self) -> str:
@@ -164,6 +168,8 @@ class Plan:
             return "No changes."
         n = self.stats.to_send
         parts = [f"{n} message{'s' if n != 1 else ''} to send"]
+        if self.stats.in_doubt:
+            parts.append(f"{self.stats.in_doubt} in doubt")
         if self.scenario.action != "none":
             parts.append(f"1 scenario to {self.scenario.action}")
         return "Plan: " + ", ".join(parts) + "."
@@ -390,18 +396,25 @@ def unsent(
     items: Iterable[PlannedMessage | Skip],
     lookup: SentLookup | None,
     on_sent: Callable[[PlannedMessage], None],
+    on_doubt: Callable[[PlannedMessage], None] | None = None,
 ) -> Iterator[PlannedMessage | Skip]:
-    """Drop messages the ledger shows as sent (calling ``on_sent`` for each), asking it in chunks."""
+    """Drop messages the ledger shows as sent (calling ``on_sent`` for each), asking it in chunks.
+
+    Messages in doubt (:data:`IN_DOUBT_STATES`) are dropped too, through ``on_doubt`` when given.
+    """
     if lookup is None:
         yield from items
         return
     for chunk in in_chunks(items):
         states = lookup([m.message_id for m in chunk if isinstance(m, PlannedMessage)])
         for m in chunk:
-            if isinstance(m, PlannedMessage) and states.get(m.message_id) in SENT_STATES:
-                on_sent(m)
-            else:
+            state = states.get(m.message_id) if isinstance(m, PlannedMessage) else None
+            if state is None or state not in SENT_STATES:
                 yield m
+            elif on_doubt is not None and state in IN_DOUBT_STATES:
+                on_doubt(m)  # type: ignore[arg-type]  # a state is only looked up for a PlannedMessage
+            else:
+                on_sent(m)  # type: ignore[arg-type]
 
 
 def group_requests(
@@ -465,8 +478,12 @@ def build_plan(
         stats.rows += 1
         stats.already_sent += 1
 
+    def on_doubt(_m: PlannedMessage) -> None:
+        stats.rows += 1
+        stats.in_doubt += 1
+
     def to_send() -> Iterator[PlannedMessage]:
-        items = unsent(stream, lookup, on_sent)
+        items = unsent(stream, lookup, on_sent, on_doubt)
         if scheduler is not None:
             items = scheduled(items, scheduler)
         for item in items:

@@ -11,10 +11,14 @@ from campaigner.plan.masking import mask_line_key, mask_phone
 from campaigner.plan.schedule import ScheduleStats
 from campaigner.schedule.windows import SCHEDULE_SKIP_REASONS as SCHEDULE_REASONS
 from campaigner.schedule.zones import load_zone
+from campaigner.text.escape import fence_for, for_markdown, for_terminal, markdown_code
 
 FORMAT_VERSION = 1
 MARKDOWN_LIMIT = 60_000
 
+_IN_DOUBT = (
+    "sent by an interrupted apply and never answered: settled through the provider's logs before anything else is sent"
+)
 _REASON_TEXT = {
     "invalid_number": "invalid phone number",
     "no_address": "no phone number or LINE key",
@@ -60,7 +64,7 @@ def _encoding_line(plan: Plan) -> str:
 
 def warnings(plan: Plan) -> list[str]:
     st = plan.stats
-    out = []
+    out = [message for _keys, message in plan.loaded.warnings()]
     if st.ucs2_forcing:
         singles = [ch for ch, _ in st.ucs2_forcing.most_common(5)]
         shown = " ".join(repr(ch) for ch in singles)
@@ -186,6 +190,8 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out.append(f"  rows read       {st.rows}")
     out.append(f"  to send         {st.to_send}")
     out.append(f"  already sent    {st.already_sent}")
+    if st.in_doubt:
+        out.append(f"  in doubt        {st.in_doubt} ({_IN_DOUBT})")
     for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:
@@ -215,11 +221,12 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
             out.extend("  " + line for line in _sample_lines(sample, show_pii=show_pii))
     out.append("")
     out.append(plan.summary_line)
-    return "\n".join(out) + "\n"
+    # Every line is escaped for the terminal: CSV values and names from the campaign are data.
+    return "\n".join(for_terminal(line) for line in out) + "\n"
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return for_markdown(text, 500)
 
 
 def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
@@ -227,10 +234,12 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     st, spec = plan.stats, plan.loaded.spec
     sc = plan.scenario
     out = [f"### campaigner plan: `{spec.campaign}`", "", f"{target_line}", ""]
-    flow = " → ".join(f"{s.channel} (`{s.sender}`)" for s in sc.flow)
+    flow = " → ".join(f"{s.channel} ({markdown_code(s.sender)})" for s in sc.flow)
     out += [f"**Scenario** “{_md_escape(sc.name)}”: `{sc.symbol}`, flow {flow}", ""]
     if sc.diff():
-        out += ["```diff", *sc.diff(), "```", ""]
+        diff = [for_terminal(line) for line in sc.diff()]
+        fence = fence_for(diff)
+        out += [f"{fence}diff", *diff, fence, ""]
     out += [
         "| recipients | count |",
         "|---|---:|",
@@ -238,6 +247,8 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         f"| to send | {st.to_send} |",
         f"| already sent | {st.already_sent} |",
     ]
+    if st.in_doubt:
+        out.append(f"| in doubt ({_IN_DOUBT}) | {st.in_doubt} |")
     for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:
@@ -257,18 +268,28 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     for w in warnings(plan):
         out += ["", f"> ⚠️ {_md_escape(w)}"]
     if st.schedule is not None:
-        lines = schedule_lines(plan, show_pii=show_pii)
-        out += ["", f"**{_md_escape(lines[0])}**", "", "```", *(line.strip() for line in lines[1:]), "```"]
-    if st.samples:
-        out += ["", "<details><summary>Samples</summary>", "", "```"]
-        for sample in st.samples:
-            out.extend(_sample_lines(sample, show_pii=show_pii))
-        out += ["```", "", "</details>"]
-    out += ["", f"**{plan.summary_line}**", ""]
-    text = "\n".join(out)
-    if len(text.encode("utf-8")) > MARKDOWN_LIMIT:  # only samples can grow it; cut them
-        text = text.encode("utf-8")[: MARKDOWN_LIMIT - 200].decode("utf-8", "ignore") + "\n…(cut)\n"
-    return text
+        lines = [for_terminal(line.strip()) for line in schedule_lines(plan, show_pii=show_pii)]
+        fence = fence_for(lines[1:])
+        out += ["", f"**{_md_escape(lines[0])}**", "", fence, *lines[1:], fence]
+    end = ["", f"**{plan.summary_line}**", ""]
+    if not st.samples:
+        return "\n".join(out + end)
+    # Only the samples can make it long: whole samples are kept while they fit, and the fence, the
+    # closing </details> and the Plan line always follow.
+    samples = [[for_terminal(line) for line in _sample_lines(s, show_pii=show_pii)] for s in st.samples]
+    fence = fence_for([line for lines in samples for line in lines])
+    head = [*out, "", "<details><summary>Samples</summary>", "", fence]
+    tail = [fence, "", "</details>", *end]
+    budget = MARKDOWN_LIMIT - len("\n".join(head + tail).encode("utf-8")) - 100
+    kept: list[str] = []
+    for i, lines in enumerate(samples):
+        size = len("\n".join(lines).encode("utf-8")) + 1
+        if size > budget:
+            kept.append(f"…({len(samples) - i} more samples cut to keep this comment under {MARKDOWN_LIMIT} bytes)")
+            break
+        kept.extend(lines)
+        budget -= size
+    return "\n".join(head + kept + tail)
 
 
 def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
@@ -291,6 +312,7 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "rows": st.rows,
             "to_send": st.to_send,
             "already_sent": st.already_sent,
+            "in_doubt": st.in_doubt,
             "skipped": {reason: st.skipped.get(reason, 0) for reason in skip_reasons(plan.loaded)},
             "skipped_first_rows": {reason: st.skipped_rows.get(reason, []) for reason in skip_reasons(plan.loaded)},
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import secrets
 import sqlite3
 import threading
@@ -70,8 +71,10 @@ class SandboxModel:
         self.clock = clock  # real time; the sandbox's "now" is this plus the offset in the state (now())
         self._lock = threading.Lock()
         try:
-            if self.db_path != ":memory:":
-                Path(self.db_path).parent.mkdir(parents=True, exist_ok=True)
+            if self.db_path != ":memory:" and not Path(self.db_path).exists():
+                # its messages hold phone numbers: owner-only, as the ledger (-wal/-shm get the same mode)
+                Path(self.db_path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -113,8 +113,7 @@ async def _fill_in_from_logs(client: OmniClient, ledger: Ledger, target: Target,
 
 def summary_dir(loaded: LoadedCampaign) -> Path:
     """``report.dir`` (relative to the campaign file), or ``reports/<campaign>`` beside it."""
-    spec = loaded.spec
-    return loaded.resolve(spec.report.dir or f"reports/{spec.campaign}")
+    return loaded.report_dir
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,10 @@ from typing import Any, Final
 import jinja2
 
 from campaigner.summary.outcomes import CHANNEL_GROUPS, MAX_CHANNELS, NOT_DELIVERED, OTHER, Summary, render_json
+from campaigner.text.escape import clip, for_markdown, markdown_code
 
 _MONEY: Final = Decimal("0.000001")
 TOP_ROWS: Final = 10  # rows per table of errors, reasons, skips in summary.md (the rest in one row)
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_money(total: Decimal) -> str:
@@ -47,24 +43,20 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-_MD_ESCAPES: Final = str.maketrans({**{c: "\\" + c for c in "\\`*_[]|#~"}, "<": "&lt;", ">": "&gt;", "&": "&amp;"})
-
-
 def _md(text: str, limit: int = 200) -> str:
-    """Plain text, markdown and HTML escaped, on one line."""
-    return _clip(text, limit).translate(_MD_ESCAPES)
+    """Plain text, markdown and HTML escaped, on one line, mentions defused (``text.escape.for_markdown``)."""
+    return for_markdown(text, limit)
 
 
 def _md_code(text: str, limit: int = 120) -> str:
     """Provider text as a code span inside a table cell (no formatting, no mentions, no HTML)."""
-    text = _clip(text, limit).replace("`", "'").replace("|", "\\|")
-    return f"`{text}`" if text else ""
+    return markdown_code(text, limit)
 
 
 def headline(summary: Summary, *, markdown: bool = False) -> str:
     """The line a person reads at a glance, e.g. ``spring → sandbox: 18 planned, 18 sent, 14 delivered
     (9 LINE, 5 SMS fallback), 2 undeliverable, 2 pending; cost 0.21 EUR``."""
-    esc = _md if markdown else (lambda text: _clip(text, 200))
+    esc = _md if markdown else (lambda text: clip(text, 200))
     r, f = summary.recipients, summary.final
     parts = [f"{r['planned']} planned", f"{r['sent']} sent", f"{f['delivered']} delivered"]
     if len(summary.flow) > 1 and f["delivered"]:
@@ -207,17 +199,17 @@ def render_html(summary: Summary) -> str:
     latency tables; self-contained (no network, no JavaScript), every user or provider string escaped."""
     s = summary
     bars = funnel_bars(s)
-    errors = [(_clip(e, 200), n, _clip(s.error_descriptions.get(e, ""), 300)) for e, n in s.errors.items()]
+    errors = [(clip(e, 200), n, clip(s.error_descriptions.get(e, ""), 300)) for e, n in s.errors.items()]
     return _template().render(
         s=s,
         headline=headline(s),
-        description=_clip(s.description or "", 2000),
+        description=clip(s.description or "", 2000),
         skipped_total=sum(s.skipped.values()),
-        skipped=[(_clip(k, 200), n) for k, n in list(s.skipped.items())[:50]],
-        channels=[(_clip(c, 40), counts) for c, counts in list(s.channels.items())[:MAX_CHANNELS]],
+        skipped=[(clip(k, 200), n) for k, n in list(s.skipped.items())[:50]],
+        channels=[(clip(c, 40), counts) for c, counts in list(s.channels.items())[:MAX_CHANNELS]],
         errors=errors[:50],
-        reasons=[(_clip(k, 300), n) for k, n in list(s.rejected_reasons.items())[:50]],
-        cost=[(_clip(c, 12), format_money(v)) for c, v in list(s.cost.items())[:50]],
+        reasons=[(clip(k, 300), n) for k, n in list(s.rejected_reasons.items())[:50]],
+        cost=[(clip(c, 12), format_money(v)) for c, v in list(s.cost.items())[:50]],
         p50=format_seconds(s.latency_p50),
         p95=format_seconds(s.latency_p95),
         bars=bars,
