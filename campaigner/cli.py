@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("campaigner.commands.validate", "Check campaign files, their CSVs and templates."),
     "plan": ("campaigner.commands.plan", "Show exactly what apply would send; nothing is sent."),
     "apply": ("campaigner.commands.apply", "Send every planned message exactly once and report."),
+    "send-test": ("campaigner.commands.send_test", "Send one row's message to one address, outside the campaign."),
     "report": ("campaigner.commands.report", "Fetch outstanding delivery reports and write the summary."),
     "status": ("campaigner.commands.status", "Print the ledger's counts for a campaign (no network)."),
     "unlock": ("campaigner.commands.unlock", "Release a campaign's apply lock."),
@@ -73,6 +74,7 @@ _SECRET_VARIABLES = ("INFOBIP_API_KEY", "INFOBIP_PASSWORD")
 
 
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+_DB_PASSWORD = re.compile(r"(?i)(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@|(password=)[^&\s]*")
 
 
 def _scrub(text: str) -> str:
@@ -88,13 +90,19 @@ def _scrub(text: str) -> str:
     return text
 
 
+def _masked(arg: str) -> str:
+    """An argument with any database URL's password replaced by ``***``."""
+    return _DB_PASSWORD.sub(lambda m: (m.group(1) or m.group(2)) + ("***@" if m.group(1) else "***"), arg)
+
+
 def _crash_log(exc: BaseException) -> Path:
     directory = Path(os.environ.get("CAMPAIGNER_HOME", ".campaigner"))
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / "crash.log"
         with open(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600), "a", encoding="utf-8") as fh:
-            fh.write(f"--- {datetime.now(UTC).isoformat()} campaigner {__version__} {sys.argv!r}\n")
+            argv = [_masked(arg) for arg in sys.argv]  # a --state URL may hold a password
+            fh.write(f"--- {datetime.now(UTC).isoformat()} campaigner {__version__} {_scrub(repr(argv))}\n")
             fh.write(_scrub("".join(traceback.format_exception(exc))))
         return path
     except OSError:

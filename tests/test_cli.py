@@ -1,4 +1,4 @@
-"""Tests for campaigner.cli's error boundary: an internal error never shows a secret, on screen or in the log."""
+"""Tests of campaigner.cli's error boundary: an internal error never shows a secret, on screen or in the log."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import campaigner.campaign.load
+from campaigner.cli import _masked
 
 SECRET = "k3y-0123456789\nabcdef"
 
@@ -44,3 +45,17 @@ def test_an_internal_error_never_shows_a_url_password(workdir: Path, cli: Any, m
     assert "hunter2" not in result.err
     assert "postgresql://ci:[redacted]@db.example:5432/campaigner" in result.err
     assert "hunter2" not in (workdir / ".campaigner" / "crash.log").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("arg", "shown"),
+    [
+        ("postgresql://ci:s3cret@db/c", "postgresql://ci:***@db/c"),
+        ("--state=postgres://db/c?user=ci&password=s3cret&sslmode=require",
+         "--state=postgres://db/c?user=ci&password=***&sslmode=require"),
+        ("postgresql://ci@db/c", "postgresql://ci@db/c"),
+        ("campaigns/spring.yaml", "campaigns/spring.yaml"),
+    ],
+)  # fmt: skip
+def test_crash_log_arguments_are_masked(arg: str, shown: str) -> None:
+    assert _masked(arg) == shown

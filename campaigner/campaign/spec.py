@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from campaigner.campaign.conditions import ConditionField, Share
+
 CAMPAIGN_ID = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 CHANNELS = ("LINE", "SMS")
 
@@ -117,6 +119,8 @@ def _format_seconds(seconds: float) -> str:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
 
+
+format_duration = _format_seconds  # a duration as the campaign file writes it: 20m, 1h, 30s
 
 Duration = Annotated[
     float,
@@ -348,6 +352,57 @@ class SmsContent(_Model):
         return {"text": self.text}
 
 
+OutcomeGroup = Literal["delivered", "undeliverable", "expired", "rejected"]
+DEFAULT_CANARY_MIN = 50
+
+
+class Canary(_Model):
+    """Send a sample first, wait for its final reports, and decide whether to send the rest."""
+
+    share: Share | None = Field(default=None, description='share of the recipients to send first, e.g. "1%"')
+    count: int | None = Field(default=None, ge=1, description="or a number of recipients to send first")
+    min: int | None = Field(
+        default=None, ge=1, description="final reports needed to decide (default 50, at most count)"
+    )
+    wait: Duration = Field(default=1200.0, description="how long to wait for the canary's final reports")
+    require: dict[OutcomeGroup, ConditionField] = Field(
+        min_length=1, description='conditions over the canary\'s final outcomes, e.g. delivered: ">= 90%"'
+    )
+
+    @model_validator(mode="after")
+    def _size(self) -> Canary:
+        if (self.share is None) == (self.count is None):
+            raise ValueError("give the canary's size as share (e.g. 1%) or as count, not both")
+        if self.count is not None and self.min is not None and self.min > self.count:
+            raise located(
+                f"send.canary.min ({self.min}) is more than send.canary.count ({self.count})",
+                at=("min",),
+                hint="lower min, or raise count",
+            )
+        return self
+
+    @property
+    def min_reports(self) -> int:
+        """Final outcomes needed before the canary can pass or fail."""
+        if self.min is not None:
+            return self.min
+        return DEFAULT_CANARY_MIN if self.count is None else min(self.count, DEFAULT_CANARY_MIN)
+
+
+class StopWhen(_Model):
+    """Stop sending when errors pass a share or count (checked once ``after`` outcomes are known)."""
+
+    rejected: ConditionField | None = Field(default=None, description="over the send answers")
+    undeliverable: ConditionField | None = Field(default=None, description="over the final reports so far")
+    after: int = Field(default=200, ge=1, description="answers (or final reports) before a condition counts")
+
+    @model_validator(mode="after")
+    def _some(self) -> StopWhen:
+        if self.rejected is None and self.undeliverable is None:
+            raise ValueError("give at least one condition: rejected or undeliverable")
+        return self
+
+
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -397,6 +452,8 @@ class Send(_Model):
     concurrency: StrictInt = Field(default=8, ge=1, le=64, description="requests in flight at once")
     notBefore: Annotated[datetime, AfterValidator(_aware)] | None = None
     notAfter: Annotated[datetime, AfterValidator(_aware)] | None = None
+    canary: Canary | None = Field(default=None, description="send a sample first and decide from its reports")
+    stopWhen: StopWhen | None = Field(default=None, description="stop sending when errors pass a threshold")
     localHours: LocalHours | None = Field(default=None, description="send in each recipient's local daytime")
 
     @model_validator(mode="after")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from campaigner.plan.build import PlannedMessage, ScenarioChange
     from campaigner.plan.digest import PlanDigest
     from campaigner.recipients.reader import Skip
+    from campaigner.sending.canary import CanaryOutcome
     from campaigner.sending.job import Job, SendCounts
     from campaigner.sending.target import Connection
 
@@ -154,6 +157,9 @@ def _window(loaded: LoadedCampaign, now: datetime) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Do not wait for delivery reports.")
 @click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked in the plan.")
+@click.option("--accept-canary", is_flag=True, help="After a failed or inconclusive canary: send the rest anyway.")
+@click.option("--retry-canary", is_flag=True, help="After a failed or inconclusive canary: wait for more reports.")
+@click.option("--resume-stopped", is_flag=True, help="Continue a send that send.stopWhen stopped.")
 @click.option(
     "--expect-digest",
     "expect_digest",
@@ -176,6 +182,9 @@ def command(
     wait: str | None,
     no_wait: bool,
     show_pii: bool,
+    accept_canary: bool,
+    retry_canary: bool,
+    resume_stopped: bool,
     expect_digest: tuple[str, ...],
     require_digest: bool,
     new_ledger: bool,
@@ -192,7 +201,19 @@ def command(
         sources,
         changed_since,
         lambda path: apply_one(
-            path, auto_approve, wait, no_wait, show_pii, new_ledger, target, state, expected, require_digest
+            path,
+            auto_approve,
+            wait,
+            no_wait,
+            show_pii,
+            accept_canary,
+            retry_canary,
+            resume_stopped,
+            new_ledger,
+            target,
+            state,
+            expected,
+            require_digest,
         ),
         saved_plans=True,
         check=lambda names: unknown_digest_names(expected, names),
@@ -244,6 +265,9 @@ def apply_one(
     wait: str | None,
     no_wait: bool,
     show_pii: bool,
+    accept_canary: bool,
+    retry_canary: bool,
+    resume_stopped: bool,
     new_ledger: bool,
     target: str | None,
     state: str | None,
@@ -261,6 +285,11 @@ def apply_one(
     from campaigner.sending.horizon import refuse_fresh_runner
     from campaigner.sending.target import choose_target, connect, state_location
 
+    if accept_canary and retry_canary:
+        raise CampaignerError("error: --accept-canary and --retry-canary exclude each other; choose one")
+    rollout = Rollout(
+        decision="accept" if accept_canary else "retry" if retry_canary else None, resume_stopped=resume_stopped
+    )
     saved = None
     if source.suffix.lower() in (".yaml", ".yml"):
         loaded = load_campaign(source)
@@ -300,6 +329,7 @@ def apply_one(
                     scenario=change,
                     lookup=sent_lookup(ledger, chosen, campaign),
                     now=now,
+                    show_pii=show_pii,
                 )
                 text = planview.to_text(plan, target_line="", show_pii=show_pii).lstrip("\n")
                 click.echo(text, nl=False)
@@ -343,21 +373,33 @@ def apply_one(
                         "nothing was sent (run apply again: the digest check will tell what differs)"
                     )
                 try:
-                    counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
+                    counts = asyncio.run(
+                        _apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds, rollout)
+                    )
                 except KeyboardInterrupt:
                     for line in interrupted_lines(ledger.counts(chosen.id, campaign)["messages"], source):
                         click.echo(line, err=True)
                     raise click.exceptions.Exit(130) from None
+                from campaigner.sending.canary import canary_summary
                 from campaigner.sending.reports import plan_tally, write_summary
 
-                # The window closed before every message was claimed (send.notAfter, or a local window that
-                # closed while apply ran and opens only after notAfter): those the ledger never saw are
-                # counted from the plan, so the summary says they were not sent.
-                tally = counts.window_closed or scheduler is not None
+                # The window closed (send.notAfter, or a local window that closed while apply ran and opens
+                # only after notAfter), stopWhen stopped, or the canary held back the rest, before every
+                # message was claimed: those the ledger never saw are counted from the plan, as not sent.
+                held = counts.window_closed or counts.stopped or (rollout.canary and not rollout.canary.go)
+                tally = held or scheduler is not None
                 never_sent = plan_tally(ledger, chosen, campaign, planned()).never_sent if tally else 0
                 estimate = plan.stats.cost_campaign if saved is None else None
+                canary = canary_summary(ledger, chosen.id, campaign, loaded.spec.send.canary)
                 written = write_summary(
-                    ledger, loaded, chosen, bulk, skipped=skipped, never_sent=never_sent, estimate=estimate
+                    ledger,
+                    loaded,
+                    chosen,
+                    bulk,
+                    skipped=skipped,
+                    never_sent=never_sent,
+                    canary=canary,
+                    estimate=estimate,
                 )
     finally:
         ledger.close()
@@ -372,9 +414,35 @@ def apply_one(
             f"{written.summary.not_sent} message(s) not sent: their local window (send.localHours) closed while "
             "apply ran and opens again only after send.notAfter."
         )
+    if counts.stopped:
+        click.echo(
+            f"Sending stopped: {counts.stopped}; {written.summary.not_sent} message(s) not sent. "
+            "Run apply --resume-stopped to continue."
+        )
+    if rollout.canary is not None and not rollout.canary.go:
+        click.echo(_canary_line(rollout.canary))
+        raise click.exceptions.Exit(1)
     rec = written.summary.recipients
     if rec.get("rejected", 0) or rec.get("unknown", 0) or written.summary.not_sent:
         raise click.exceptions.Exit(1)
+
+
+@dataclass
+class Rollout:
+    """The canary and stop decisions an apply was given, and what its canary decided."""
+
+    decision: Literal["accept", "retry"] | None = None
+    resume_stopped: bool = False
+    canary: CanaryOutcome | None = None
+
+
+def _canary_line(outcome: CanaryOutcome) -> str:
+    if outcome.state == "sending":
+        return f"Canary not decided: {outcome.reason}; run apply again to settle them."
+    return (
+        f"Canary {outcome.state}: {outcome.reason}; nothing more was sent. Run apply --accept-canary to send the "
+        "rest anyway, or --retry-canary to wait for more reports."
+    )
 
 
 def interrupted_lines(states: dict[str, int], source: Path) -> list[str]:
@@ -400,10 +468,11 @@ async def _apply(
     messages: Any,
     to_send: int,
     wait_seconds: float,
+    rollout: Rollout,
 ) -> SendCounts:
     from campaigner.omni.client import OmniClient
     from campaigner.sending.apply import ensure_scenario, send_campaign
-    from campaigner.sending.job import Job
+    from campaigner.sending.job import Job, merge
     from campaigner.sending.reports import collect_reports
 
     spec = loaded.spec
@@ -418,12 +487,45 @@ async def _apply(
         concurrency=spec.send.concurrency,
         not_after=spec.send.notAfter,
     )
+    target_id = conn.target.id
+    stopped = ledger.stopped(target_id, spec.campaign)
+    if stopped is not None:
+        if not rollout.resume_stopped:
+            raise CampaignerError(
+                f"error: the last apply of {spec.campaign} was stopped ({stopped}); nothing more was sent. "
+                "Review the summary, then run apply --resume-stopped to continue"
+            )
+        ledger.clear_stop(target_id, spec.campaign)
+        progress.phase("Resuming the stopped send (--resume-stopped).")
     async with OmniClient(conn.config, max_connections=spec.send.concurrency) as client:
         key = await ensure_scenario(client, ledger, conn.target, change, progress)
+        retry_rejected = True
+        if spec.send.canary is not None:
+            from campaigner.plan.canary import plan_digest
+            from campaigner.sending.canary import run_canary
+
+            rollout.canary = outcome = await run_canary(
+                client,
+                ledger,
+                job,
+                key,
+                progress,
+                spec.send.canary,
+                plan_digest(loaded),
+                to_send=to_send,
+                decision=rollout.decision,
+            )
+            if not outcome.go:
+                return outcome.counts
+            retry_rejected = not outcome.sent_now  # the canary's rejections were just counted: keep them
+            to_send = max(0, to_send - outcome.unsent_before)
+        job = dataclasses.replace(job, stop_when=spec.send.stopWhen)
         in_doubt = ledger.count_in_doubt(conn.target.id, spec.campaign)
         if to_send or in_doubt or not ledger.campaign_known(conn.target.id, spec.campaign):
             progress.sending(to_send + in_doubt)  # those in doubt may go again once settled
-            counts = await send_campaign(client, ledger, job, key, progress)
+            counts = await send_campaign(client, ledger, job, key, progress, retry_rejected=retry_rejected)
+            if rollout.canary is not None:
+                merge(counts, rollout.canary.counts)
         else:
             from campaigner.sending.job import SendCounts
 

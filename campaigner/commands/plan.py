@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -63,6 +63,7 @@ def command(
     chosen = choose_target(target)
     plans: dict[int, Plan] = {}
     upper_bounds: dict[int, str] = {}  # campaigns the ledger does not know whose logs could not be read
+    canary_lines: dict[int, str] = {}  # what the ledger says of a campaign's canary
     if any(entry.ok for entry in selection.entries):
         ledger = open_ledger(chosen, create=False, state=state)
         try:
@@ -72,12 +73,14 @@ def command(
                         continue
                     assert entry.loaded is not None
                     try:
-                        plans[i], upper = _plan_one(conn, chosen, ledger, entry.loaded, out)
+                        plans[i], upper, canary = _plan_one(conn, chosen, ledger, entry.loaded, out, show_pii)
                     except CampaignerError as exc:
                         entry.errors.extend(exc.lines())
                         continue
                     if upper is not None:
                         upper_bounds[i] = upper
+                    if canary is not None:
+                        canary_lines[i] = canary
         finally:
             if ledger is not None:
                 ledger.close()
@@ -97,6 +100,8 @@ def command(
                 click.echo(planview.to_json(plan, show_pii=show_pii), nl=False)
             else:
                 click.echo(planview.to_text(plan, target_line=description, show_pii=show_pii), nl=False)
+                if 0 in canary_lines:
+                    click.echo(canary_lines[0])
     elif fmt == "json":
         click.echo(description, err=True)
         data = {
@@ -113,6 +118,8 @@ def command(
             click.echo(f"\n== {entry.name} ({display_path(entry.path)}) ==")
             if i in plans:
                 click.echo(planview.to_text(plans[i], target_line="", show_pii=show_pii).lstrip("\n"), nl=False)
+                if i in canary_lines:
+                    click.echo(canary_lines[i])
             else:
                 click.echo("error: not planned (the errors are above, on stderr)")
         for removed in selection.removed:
@@ -164,9 +171,10 @@ def _tally(planned: int, changes: int, failed: int, removed: int) -> str:
 
 
 def _plan_one(
-    conn: Connection, chosen: Target, ledger: Ledger | None, loaded: LoadedCampaign, out: Path | None
-) -> tuple[Plan, str | None]:
-    """One campaign's plan, and why the provider's logs could not be read for a fresh ledger (or None)."""
+    conn: Connection, chosen: Target, ledger: Ledger | None, loaded: LoadedCampaign, out: Path | None, show_pii: bool
+) -> tuple[Plan, str | None, str | None]:
+    """One campaign's plan, why the provider's logs could not be read for a fresh ledger (or None), and what
+    the ledger says of its canary (or None)."""
     from campaigner.plan import ids
     from campaigner.plan.build import build_plan
     from campaigner.plan.saved import PlanWriter
@@ -176,8 +184,10 @@ def _plan_one(
     upper_bound: str | None = None
     if ledger is None or not ledger.campaign_known(chosen.id, loaded.spec.campaign):
         lookup, upper_bound = _from_logs(conn, loaded, ids.bulk_id(chosen.id, loaded.spec.campaign))
+    canary = _canary_line(ledger, chosen.id, loaded)
     if out is None:
-        return build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup), upper_bound
+        plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, show_pii=show_pii)
+        return plan, upper_bound, canary
     tmp = atomic_write_path(out)
     try:
         with tmp.open("w", encoding="utf-8", newline="\n") as fh:
@@ -189,12 +199,34 @@ def _plan_one(
                 scenario=change,
                 plan_dir=out.parent,
             )
-            plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
+            plan = build_plan(
+                loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer, show_pii=show_pii
+            )
             writer.finish(plan)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return plan, upper_bound
+    return plan, upper_bound, canary
+
+
+def _canary_line(ledger: Any, target_id: str, loaded: Any) -> str | None:
+    """What the ledger says of this plan's canary (its sample is kept: the line above is its first size)."""
+    if ledger is None or loaded.spec.send.canary is None:
+        return None
+    from campaigner.plan.canary import plan_digest
+
+    record = ledger.canary(target_id, loaded.spec.campaign, plan_digest(loaded))
+    if record is None:
+        return None
+    why = f" ({record.reason})" if record.reason else ""
+    if record.state in ("passed", "accepted"):
+        return f"The canary of this plan was {record.state}{why}: apply sends the rest without a new one."
+    if record.state in ("failed", "inconclusive"):
+        return (
+            f"The canary of this plan was {record.state}{why}: apply sends nothing until "
+            "--accept-canary or --retry-canary."
+        )
+    return f"The canary of this plan ({record.size} message(s)) is {record.state}: apply resumes it."
 
 
 def _from_logs(conn: Connection, loaded: LoadedCampaign, bulk: str) -> tuple[SentLookup, str | None]:

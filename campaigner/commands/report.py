@@ -70,6 +70,9 @@ def report_one(campaign_file: Path, wait: str, target: str | None, state: str | 
                         )
 
                 stored, pending = asyncio.run(fetch())
+            from campaigner.sending.canary import canary_summary
+
+            canary = canary_summary(ledger, chosen.id, campaign, loaded.spec.send.canary)
             written = write_summary(
                 ledger,
                 loaded,
@@ -77,6 +80,7 @@ def report_one(campaign_file: Path, wait: str, target: str | None, state: str | 
                 bulk,
                 skipped=tally.skipped,
                 never_sent=tally.never_sent,
+                canary=canary,
                 estimate=tally.estimate,
             )
     finally:

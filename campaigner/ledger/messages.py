@@ -1,7 +1,9 @@
 """The ledger: all of campaigner's SQL — scenario keys, message states and reports, keyed by target.
 
-The file, its schema and transactions are in ``ledger.database``; delivery reports and the views the summary
-reads in ``ledger.reports``; this module holds the message state machine and is what apply uses.
+``Ledger(location)`` opens a SQLite file (``ledger.database``) or a PostgreSQL database (``ledger.postgres``,
+for a ``postgresql://`` URL) behind one interface (``ledger.store``); the SQL here is the same for both.
+Delivery reports and the views the summary reads are in ``ledger.reports``; this module holds the message
+state machine and is what apply uses. ("``synchronous=FULL``" below means a durable commit on either backend.)
 
 A message's states::
 
@@ -31,8 +33,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from campaigner.errors import CampaignerError
+from campaigner.ledger.canary import CanaryLedger
 from campaigner.ledger.database import StatusJson, dump_json
-from campaigner.ledger.reports import ReportLedger
 from campaigner.ledger.store import Tx
 
 STATE_ENV: Final = "CAMPAIGNER_STATE"
@@ -76,7 +78,7 @@ def default_state_path(environ: Mapping[str, str], cwd: Path) -> Path:
     return path if path.is_absolute() else cwd / path
 
 
-class Ledger(ReportLedger):
+class Ledger(CanaryLedger):
     """The ledger at ``path``: ``with Ledger(path) as ledger: ...``; every method is one transaction."""
 
     # -- scenarios and campaigns --------------------------------------------------------------------

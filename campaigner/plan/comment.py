@@ -20,7 +20,15 @@ from dataclasses import dataclass
 
 from campaigner.campaign.spec import CAMPAIGN_ID
 from campaigner.plan.build import Plan, skip_reasons
-from campaigner.plan.views import IN_DOUBT, REASON_TEXT, first_rows, sample_lines, schedule_lines, warnings
+from campaigner.plan.views import (
+    IN_DOUBT,
+    REASON_TEXT,
+    first_rows,
+    rollout_lines,
+    sample_lines,
+    schedule_lines,
+    warnings,
+)
 from campaigner.text.escape import fence_for, for_terminal
 
 MARKER = "<!-- campaigner-plan -->"
@@ -117,6 +125,9 @@ def _blocks(plan: Plan, *, show_pii: bool) -> list[str]:
     content.append(f"| requests | {st.requests} (up to {spec.send.batchSize} per request) |")
     if st.cost is not None:
         content.append(f"| estimated cost | {st.cost.text()} |")
+    for line in rollout_lines(plan):  # send.canary and send.stopWhen
+        label, text = line.split(" ", 1)
+        content.append(f"| {label} | {escape(text.strip())} |")
     blocks.append("\n".join(content))
     found = warnings(plan)
     if found:

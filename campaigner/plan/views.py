@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from campaigner.plan.build import Plan, Sample, skip_reasons
+from campaigner.plan.canary import describe as describe_canary
+from campaigner.plan.canary import sample_size
+from campaigner.plan.masking import mask_line_key, mask_phone
 from campaigner.plan.schedule import ScheduleStats
 from campaigner.schedule.windows import SCHEDULE_SKIP_REASONS as SCHEDULE_REASONS
 from campaigner.schedule.zones import load_zone
@@ -26,31 +29,6 @@ REASON_TEXT = {
     "no_common_hours": "no hour inside localHours in all of the number's zones",
     "window_closed": "localHours opens only after notAfter",
 }
-
-
-def _country_code_length(digits: str) -> int:
-    import phonenumbers
-
-    for n in (1, 2, 3):
-        if int(digits[:n] or 0) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return n
-    return 0
-
-
-def mask_phone(digits: str) -> str:
-    """``385977666618`` -> ``+385 97***618``: country code, two leading and three last digits."""
-    cc = _country_code_length(digits)
-    national = digits[cc:]
-    if len(national) <= 5:
-        return f"+{digits[:cc]} ***{national[-2:]}"
-    return f"+{digits[:cc]} {national[:2]}***{national[-3:]}"
-
-
-def mask_line_key(key: str) -> str:
-    """``e3e95e22-0235-...-812ef33da3d5`` -> ``e3e9…a3d5``."""
-    if len(key) <= 8:
-        return "…" + key[-2:]
-    return f"{key[:4]}…{key[-4:]}"
 
 
 def show_to(to: dict[str, str], *, show_pii: bool) -> str:
@@ -95,6 +73,33 @@ def warnings(plan: Plan) -> list[str]:
             f"{st.sms_encoding.get('UCS2', 0)} SMS go out as UCS-2 (70 characters per message instead of 160) "
             f"because of: {shown}"
         )
+    return out
+
+
+def rollout_lines(plan: Plan) -> list[str]:
+    """The canary and stopWhen, one line each (label first), when the campaign has them."""
+    send, out = plan.loaded.spec.send, []
+    if send.canary is not None and plan.stats.to_send:
+        out.append(f"canary          {describe_canary(send.canary, plan.stats.to_send)}")
+    if send.stopWhen is not None:
+        stop = send.stopWhen
+        named = (("rejected", stop.rejected), ("undeliverable", stop.undeliverable))
+        shown = [f"{name} {cond}" for name, cond in named if cond is not None]
+        out.append(f"stopWhen        {' or '.join(shown)}, after {stop.after} answers or final reports")
+    return out
+
+
+def rollout_json(plan: Plan) -> dict[str, Any]:
+    send, out = plan.loaded.spec.send, {}
+    if send.canary is not None:
+        out["canary"] = {
+            "size": sample_size(send.canary, plan.stats.to_send),
+            "min": send.canary.min_reports,
+            "wait_seconds": send.canary.wait,
+            "require": {group: str(cond) for group, cond in send.canary.require.items()},
+        }
+    if send.stopWhen is not None:
+        out["stopWhen"] = send.stopWhen.model_dump(mode="json", exclude_none=True)
     return out
 
 
@@ -236,6 +241,7 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         out.append(f"  estimated cost  {st.cost.text()}")
     for w in warnings(plan):
         out.append(f"  warning: {w}")
+    out.extend(f"  {line}" for line in rollout_lines(plan))
     if st.schedule is not None:
         out.append("")
         out.extend(schedule_lines(plan, show_pii=show_pii))
@@ -285,6 +291,7 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
         },
         "cost": st.cost.to_dict() if st.cost else None,
         "warnings": warnings(plan),
+        **rollout_json(plan),
         "schedule": schedule_json(st.schedule, show_pii=show_pii),
         "samples": [
             {

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from campaigner.sandbox.clock import CLOCK_KEY, RETENTION
-from campaigner.sandbox.delivery import DEFAULT_TIME_SCALE, DeliveryRules, FlowStep, Status, StepOutcome
+from campaigner.sandbox.delivery import (
+    DEFAULT_TIME_SCALE,
+    DeliveryRules,
+    FlowStep,
+    Status,
+    StepOutcome,
+)
 from campaigner.sandbox.exceptions import SandboxError, bad_request, not_found, too_many_requests
 from campaigner.sandbox.records import Accepted, MessageRecord, Scenario, ScenarioDraft, SendRequest
 
@@ -264,8 +270,13 @@ class SandboxModel:
         texts = {channel: c.text for channel, c in send.content.items() if c.text is not None}
         rows: list[tuple[Any, ...]] = []
         answered: list[tuple[Mapping[str, Any], str]] = []
+        rejected: set[str] = set()
         for destination in send.destinations:
             message_id = destination.message_id or str(uuid.uuid4())
+            if self.rules.rejected_at_send(destination.to):
+                rejected.add(message_id)
+                answered.append((destination.to, message_id))
+                continue
             steps = self.rules.simulate(destination.to, scenario.flow, send.content)
             # held until the sandbox's clock reaches sendAt, then the flow runs at time_scale
             ready_at = now + offset + steps[-1].end / self.time_scale
@@ -273,6 +284,8 @@ class SandboxModel:
             to_json = json.dumps(destination.to, separators=(",", ":"), ensure_ascii=False)
             rows.append((message_id, bulk_id, to_json, now, now + offset, ready_at, steps[-1].channel, steps_json))
             answered.append((destination.to, message_id))
+        if not rows:
+            return Accepted(bulk_id if several else None, tuple(answered), frozenset(rejected))
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO batches (scenario_key, texts, callback_data) VALUES (?, ?, ?)",
@@ -284,7 +297,7 @@ class SandboxModel:
                 " final_channel, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r[0], r[1], batch_id, *r[2:]) for r in rows],
             )
-        return Accepted(bulk_id if several else None, tuple(answered))
+        return Accepted(bulk_id if several else None, tuple(answered), frozenset(rejected))
 
     def take_reports(
         self,

@@ -60,6 +60,7 @@ class SandboxServer:
         timeout_delay: float = 30.0,
         no_line_share: float = DEFAULT_NO_LINE_SHARE,
         sms_failure_rate: float = DEFAULT_SMS_FAILURE_RATE,
+        reject_suffix: str | None = None,
     ) -> None:
         _check_loopback(host)
         if not time_scale > 0:
@@ -79,7 +80,7 @@ class SandboxServer:
         self.seed = seed
         self.time_scale = time_scale
         self.timeout_delay = timeout_delay
-        self.rules = DeliveryRules(seed, no_line_share, sms_failure_rate)
+        self.rules = DeliveryRules(seed, no_line_share, sms_failure_rate, reject_suffix)
         self.model: SandboxModel | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

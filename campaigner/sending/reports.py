@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from campaigner.errors import OutcomeUnknownError
 from campaigner.ledger.messages import Ledger
@@ -112,6 +112,25 @@ async def _fill_in_from_logs(client: OmniClient, ledger: Ledger, target: Target,
     return stored
 
 
+async def fetch_report_page(client: OmniClient, ledger: Ledger, target: Target, campaign: str, bulk_id: str) -> int:
+    """One request for reports, stored before it counts, with ``reports_state`` kept as collect_reports keeps it.
+
+    For the canary's wait and ``send.stopWhen`` while sending. Returns how many reports were stored;
+    a lost answer marks the reports ``lost`` (the next collection reads the logs) and stores nothing. A
+    ``lost`` mark left by an earlier run stays for collect_reports to settle.
+    """
+    after = "lost" if ledger.reports_state(target.id, campaign) is not None else None
+    ledger.set_reports_state(target.id, campaign, "fetching")
+    try:
+        page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
+    except OutcomeUnknownError:
+        ledger.set_reports_state(target.id, campaign, "lost")
+        return 0
+    stored = ledger.store_reports(target.id, page, source="reports", at=_now()) if page else 0
+    ledger.set_reports_state(target.id, campaign, after)
+    return stored
+
+
 def summary_dir(loaded: LoadedCampaign) -> Path:
     """``report.dir`` (relative to the campaign file), or ``reports/<campaign>`` beside it."""
     return loaded.report_dir
@@ -164,6 +183,7 @@ def write_summary(
     skipped: dict[str, int],
     never_sent: int = 0,
     estimate: CostEstimate | None = None,
+    canary: dict[str, Any] | None = None,
 ) -> Written:
     """(Re)write summary.json, summary.md, report.html and messages.csv from the ledger.
 
@@ -186,6 +206,7 @@ def write_summary(
             if estimate is not None
             else None
         ),
+        canary=canary,
         now=_now(),
     )
     csv_tmp = directory / ".messages.csv.tmp"

@@ -99,6 +99,7 @@ class SummaryContext:
     description: str | None = None
     # the plan's estimate from the campaign's pricing: {"currency", "best_case", "worst_case"} (Decimal)
     estimate: Mapping[str, Any] | None = None
+    canary: Mapping[str, Any] | None = None  # the canary's verdict and figures (see summary.canary)
     now: float | None = None  # epoch seconds: accepted messages with a later sendAt count as scheduled
 
 
@@ -326,6 +327,7 @@ class Summary:
     reports_from_logs: int
     messages: int  # outcomes read
     estimate: Mapping[str, Any] | None = None  # the plan's cost estimate, beside ``cost``
+    canary: Mapping[str, Any] | None = None  # the canary's verdict and figures, apart from the rest
 
     def to_dict(self) -> dict[str, Any]:
         """summary.json as a dict: the keys of SPEC section 7, plus format_version, rejected_reasons and
@@ -349,6 +351,7 @@ class Summary:
             "latency_seconds": {"p50": self.latency_p50, "p95": self.latency_p95},
             "rejected_reasons": dict(self.rejected_reasons),
             "reports_from_logs": self.reports_from_logs,
+            **({"canary": dict(self.canary)} if self.canary is not None else {}),
         }
 
 
@@ -452,6 +455,7 @@ class SummaryBuilder:
             reports_from_logs=self.reports_from_logs,
             messages=self.messages,
             estimate=ctx.estimate,
+            canary=ctx.canary,
         )
 
 

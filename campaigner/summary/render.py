@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import jinja2
 
+from campaigner.summary.canary import CANARY_HTML, canary_markdown, canary_rows, verdict_rows
 from campaigner.summary.outcomes import CHANNEL_GROUPS, MAX_CHANNELS, NOT_DELIVERED, OTHER, Summary, render_json
 from campaigner.text.escape import clip, for_markdown, markdown_code
 
@@ -155,6 +156,8 @@ def render_markdown(summary: Summary) -> str:
             f"{_count(s.reports_from_logs, 'report')} from the provider's logs: status only, no error details.",
             "",
         ]
+    if s.canary is not None:
+        out += canary_markdown(s.canary, s.recipients, s.final, lambda text: _md(text, 400))
     out.append(f"bulkId: {_md(s.bulk_id, 100)}")
     return "\n".join(out) + "\n"
 
@@ -232,12 +235,15 @@ def render_html(summary: Summary) -> str:
         svg_height=len(bars) * _ROW_H + 8,
         bar_height=_BAR_H,
         label_width=_LABEL_W,
+        canary=canary_rows(s.canary, s.recipients, s.final) if s.canary is not None else None,
+        canary_verdict=verdict_rows(s.canary) if s.canary is not None else [],
     )
 
 
 # A constant rather than a file under campaigner/templates/: that directory would shadow the
 # campaigner.content.templates module (Jinja2 rendering of campaign content) for type checkers and readers.
-REPORT_TEMPLATE: Final = """\
+REPORT_TEMPLATE: Final = (
+    """\
 <!DOCTYPE html>
 <html lang="en">
 <head>
@@ -287,6 +293,9 @@ svg text { font-size: 13px; fill: #1f2328; }
 <p class="muted">No message has reached the provider yet.</p>
 {% endif %}
 
+"""
+    + CANARY_HTML
+    + """
 <h2>Recipients</h2>
 <table>
 <tr><th>planned</th><td class="n">{{ s.recipients.planned }}</td></tr>
@@ -366,6 +375,7 @@ status only, no error details.</p>
 </body>
 </html>
 """
+)
 
 
 def render_all(summary: Summary) -> dict[str, str]:
