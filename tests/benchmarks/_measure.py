@@ -27,19 +27,34 @@ def machine() -> str:
     return f"{platform.node()} | {os.cpu_count()} cores | {cpu} | Python {platform.python_version()}"
 
 
-def write_recipients(path: Path, rows: int, *, seed: int = 7, identical: bool = False) -> None:
-    """A CSV of ``rows`` valid Croatian mobile numbers (all distinct), LINE keys on two thirds of them."""
+def write_recipients(path: Path, rows: int, *, seed: int = 7, identical: bool = False, unique: bool = True) -> None:
+    """A CSV of ``rows`` valid Croatian mobile numbers (all distinct), LINE keys on two thirds of them.
+
+    ``coupon`` is unique per row (a personal code, as real campaigns at this size have) unless
+    ``unique=False`` (then it cycles through 25 values, the render cache's best case); ``identical``
+    gives every row the same values (a campaign whose templates read no column).
+    """
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write("first_name,phone,line_user_key,discount,segment\n")
+        fh.write("first_name,phone,line_user_key,discount,segment,coupon\n")
         for i in range(rows):
             prefix = ("91", "92", "95", "98", "99")[i % 5]  # Croatian mobile ranges (097 needs 097[67]...)
             number = f"+385{prefix}{1000000 + i // 5:07d}"
             key = f"{rng.getrandbits(64):016x}-{i:08d}" if i % 3 else ""
+            coupon = f"P{i:07d}" if unique else f"P{i % 25:07d}"
             if identical:
-                fh.write(f"Ana,{number},{key},20,gold\n")
+                fh.write(f"Ana,{number},{key},20,gold,P0000000\n")
             else:
-                fh.write(f"{FIRST_NAMES[i % len(FIRST_NAMES)]},{number},{key},{10 + i % 25},s{i % 4}\n")
+                name = FIRST_NAMES[i % len(FIRST_NAMES)]
+                fh.write(f"{name},{number},{key},{10 + i % 25},s{i % 4},{coupon}\n")
+
+
+def shape(rows: int, *, unique: bool, identical: bool = False) -> str:
+    """One line describing a benchmark's input, printed beside its figures."""
+    if identical:
+        return f"{rows:,} rows, every message identical (templates read no column)"
+    coupon = "unique per row" if unique else "25 values, repeating"
+    return f"{rows:,} rows; first_name 12 values, discount 25 values, coupon {coupon}; coupon in LINE and SMS text"
 
 
 def write_campaign(
@@ -53,12 +68,12 @@ def write_campaign(
     concurrency: int = 8,
 ) -> Path:
     line = (
-        '"Hi {{ first_name }}! {{ discount }}% off at {{ shop }} until {{ ends }}."'
+        '"Hi {{ first_name }}! {{ discount }}% off at {{ shop }} until {{ ends }} with code {{ coupon }}."'
         if personalized
         else '"Spring sale: 20% off at shop.example until 31 March."'
     )
     sms = (
-        '"{{ first_name }}, {{ discount }}% off at {{ shop }} until {{ ends }}. STOP: 0800123"'
+        '"{{ first_name }}, {{ discount }}% off at {{ shop }} until {{ ends }}, code {{ coupon }}. STOP: 0800123"'
         if personalized
         else '"Spring sale: 20% off at shop.example until 31 March. STOP: 0800123"'
     )
