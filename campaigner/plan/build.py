@@ -260,7 +260,7 @@ class MessageStream:
         campaign, target = self.loaded.spec.campaign, self.target_id
         payloads: OrderedDict[str, Payload] = OrderedDict()  # recent payloads, shared by identical rows
         render = self.content.render
-        make_id = ids.message_id
+        make_id = ids.message_ids(target, campaign)
         for item in self.source:
             if isinstance(item, Skip):
                 yield item
@@ -301,7 +301,7 @@ class MessageStream:
             if rec.line_user_key:
                 to["lineUserKey"] = rec.line_user_key
             rid = rec.recipient_id
-            yield PlannedMessage(rec.row, rid, make_id(target, campaign, rid), to, payload)
+            yield PlannedMessage(rec.row, rid, make_id(rid), to, payload)
 
     def close(self) -> None:
         self.source.close()
