@@ -53,6 +53,7 @@ from campaigner.omni.models import (
     format_timestamp,
 )
 from campaigner.omni.retry import PauseGate, RetryPolicy, parse_retry_after
+from campaigner.omni.transport import AiohttpTransport
 
 __all__ = [
     "ADVANCED_PATH",
@@ -194,7 +195,8 @@ class OmniClient:
             },
             timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            transport=transport,
+            # aiohttp's pool under httpx's API: httpx's own pool stalls at high concurrency (omni/transport.py)
+            transport=transport or AiohttpTransport(max_connections=max_connections, trust_env=not config.is_loopback),
             follow_redirects=False,
             # Environment proxies must not capture the loopback sandbox.
             trust_env=not config.is_loopback,

@@ -180,7 +180,9 @@ def campaigner() -> list[str]:
 class SandboxProcess:
     """``campaigner sandbox`` in its own process (so it does not share a GIL with what is measured)."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, faults: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, port: int | None = None, faults: str | None = None, extra: list[str] | None = None
+    ) -> None:
         import socket
 
         if port is None:
@@ -191,6 +193,7 @@ class SandboxProcess:
         args = [*campaigner(), "sandbox", "--port", str(port), "--state", str(folder / "bench-sandbox.db")]
         if faults:
             args += ["--faults", faults]
+        args += extra or []
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import httpx
 
