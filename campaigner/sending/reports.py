@@ -64,24 +64,28 @@ async def collect_reports(
     outstanding = ledger.count_without_report(target.id, campaign)
     if outstanding and wait > 0:
         progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
+    fetching = False  # the ledger already says "fetching" (set with the last page stored)
     while True:
         if lost:
             stored += await _fill_in_from_logs(client, ledger, target, campaign)
             ledger.set_reports_state(target.id, campaign, None)
             lost = False
-        ledger.set_reports_state(target.id, campaign, "fetching")
+        if not fetching:
+            ledger.set_reports_state(target.id, campaign, "fetching")
         try:
             page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
         except OutcomeUnknownError as exc:
             ledger.set_reports_state(target.id, campaign, "lost")
-            lost = True
+            lost, fetching = True, False
             progress.phase(f"A request for delivery reports got no answer ({exc.unknown_reason}): reading the logs.")
         else:
-            if page:
-                stored += ledger.store_reports(target.id, page, source="reports", at=_now())
-            ledger.set_reports_state(target.id, campaign, None)
-            if len(page) >= REPORT_PAGE and time.monotonic() < deadline:
-                continue  # more are waiting: fetch them before counting what is still outstanding
+            # More are waiting: the page is stored and "fetching" recorded for the next request in one
+            # commit, and they are fetched before counting what is still outstanding.
+            fetching = len(page) >= REPORT_PAGE and time.monotonic() < deadline
+            then = (campaign, "fetching" if fetching else None)
+            stored += ledger.store_reports(target.id, page, source="reports", at=_now(), then=then)
+            if fetching:
+                continue
         outstanding = ledger.count_without_report(target.id, campaign)
         if not outstanding or time.monotonic() >= deadline:
             break
