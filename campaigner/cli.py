@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("campaigner.commands.report", "Fetch outstanding delivery reports and write the summary."),
     "status": ("campaigner.commands.status", "Print the ledger's counts for a campaign (no network)."),
     "unlock": ("campaigner.commands.unlock", "Release a campaign's apply lock."),
+    "state": ("campaigner.commands.state", "Copy a ledger (SQLite file <-> PostgreSQL)."),
     "sandbox": ("campaigner.commands.sandbox", "Run the embedded OMNI sandbox on loopback."),
     "schema": ("campaigner.commands.schema", "Print the JSON Schema of the campaign file."),
 }

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, target_option
+from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, state_option, target_option
 from campaigner.errors import CampaignerError
 
 if TYPE_CHECKING:
@@ -151,19 +151,32 @@ def _window(loaded: LoadedCampaign) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Do not wait for delivery reports.")
 @click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked in the plan.")
+@click.option(
+    "--new-ledger",
+    is_flag=True,
+    help="In CI, accept a ledger file this run creates (the campaign was never sent: the logs keep 48 hours).",
+)
 @target_option
+@state_option
 def command(
-    source: Path, auto_approve: bool, wait: str | None, no_wait: bool, show_pii: bool, target: str | None
+    source: Path,
+    auto_approve: bool,
+    wait: str | None,
+    no_wait: bool,
+    show_pii: bool,
+    new_ledger: bool,
+    target: str | None,
+    state: str | None,
 ) -> None:
     """Apply CAMPAIGN.yaml, or a saved plan: ensure the scenario, send each message once, report."""
     from campaigner.campaign.load import load_campaign
     from campaigner.campaign.spec import parse_duration
-    from campaigner.ledger.lock import CampaignLock
     from campaigner.plan import views as planview
     from campaigner.plan.build import MessageStream, build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.plan.saved import read_plan
-    from campaigner.sending.target import choose_target, connect, state_path
+    from campaigner.sending.horizon import refuse_fresh_runner
+    from campaigner.sending.target import choose_target, connect, state_location
 
     saved = None
     if source.suffix.lower() in (".yaml", ".yml"):
@@ -182,10 +195,12 @@ def command(
     _window(loaded)
     campaign = loaded.spec.campaign
     bulk = make_bulk_id(chosen.id, campaign)
-    ledger = open_ledger(chosen, create=True)
+    location = state_location(given=state)
+    refuse_fresh_runner(location, location.exists(), chosen, os.environ, new_ledger=new_ledger)
+    ledger = open_ledger(chosen, create=True, state=state)
     assert ledger is not None
     try:
-        with connect(chosen) as conn:
+        with connect(chosen, state=location) as conn:
             click.echo(conn.description + "\n")
             change = lookup_scenario(conn, loaded, ledger)
             if saved is None:
@@ -209,7 +224,7 @@ def command(
                 messages = saved.messages
             _confirm(conn, auto_approve, saved is not None)
             command_line = "campaigner apply " + str(source)
-            with CampaignLock(state_path().parent, chosen.id, campaign, command=command_line):
+            with ledger.lock(chosen.id, campaign, command=command_line):
                 if change.action != "none":
                     # Looked up before the lock: an apply that held it meanwhile may have created or
                     # updated the scenario already; look again so that it is not created twice.

@@ -27,16 +27,31 @@ def target_option(func: F) -> F:
     )(func)
 
 
-def open_ledger(target: Target, *, create: bool) -> Ledger | None:
+def state_option(func: F) -> F:
+    return click.option(
+        "--state",
+        "state",
+        default=None,
+        metavar="PATH|URL",
+        help="The ledger: a SQLite file or a postgresql:// URL (default: $CAMPAIGNER_STATE or .campaigner/state.db).",
+    )(func)
+
+
+def open_ledger(target: Target, *, create: bool, state: str | None = None) -> Ledger | None:
     """The ledger, or None when it does not exist and ``create`` is false (plan writes nothing)."""
     from campaigner.ledger.messages import Ledger
-    from campaigner.sending.target import state_path
+    from campaigner.sending.target import state_location
 
-    path = state_path()
-    if not create and not path.exists():
+    location = state_location(given=state)
+    if not create and not location.exists():
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Ledger(path)
+    if location.path is not None:
+        location.path.parent.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(location.value, create=create)
+    if getattr(ledger.store, "empty", False):  # a server database campaigner never wrote to
+        ledger.close()
+        return None
+    return ledger
 
 
 def sent_lookup(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,8 +14,15 @@ from campaigner.commands.common import (
     lookup_scenario,
     open_ledger,
     sent_lookup,
+    state_option,
     target_option,
 )
+
+if TYPE_CHECKING:
+    from campaigner.campaign.load import LoadedCampaign
+    from campaigner.sending.target import Connection
+
+SentLookup = Callable[[Sequence[str]], dict[str, str]]
 
 
 @click.command("plan")
@@ -23,6 +32,7 @@ from campaigner.commands.common import (
 @click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing would change, 2 when something would.")
 @target_option
+@state_option
 def command(
     campaign_file: Path,
     fmt: str,
@@ -30,22 +40,26 @@ def command(
     show_pii: bool,
     detailed_exitcode: bool,
     target: str | None,
+    state: str | None,
 ) -> None:
     """Show what `apply` would send for CAMPAIGN_FILE. Nothing is sent or created."""
     from campaigner.campaign.load import load_campaign
+    from campaigner.plan import ids
     from campaigner.plan import views as planview
     from campaigner.plan.build import build_plan
     from campaigner.plan.saved import PlanWriter
-    from campaigner.sending.target import choose_target, connect
+    from campaigner.sending.target import choose_target, connect, state_location
 
     loaded = load_campaign(campaign_file)
     chosen = choose_target(target)
-    ledger = open_ledger(chosen, create=False)
+    ledger = open_ledger(chosen, create=False, state=state)
+    upper_bound: str | None = None
     try:
-        with connect(chosen) as conn:
+        with connect(chosen, state=state_location(given=state)) as conn:
             change = lookup_scenario(conn, loaded, ledger)
-        lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
-        from campaigner.plan import ids
+            lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
+            if ledger is None or not ledger.campaign_known(chosen.id, loaded.spec.campaign):
+                lookup, upper_bound = _from_logs(conn, loaded, ids.bulk_id(chosen.id, loaded.spec.campaign))
 
         if out is None:
             plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)
@@ -75,7 +89,49 @@ def command(
         click.echo(planview.to_markdown(plan, target_line=conn.description, show_pii=show_pii), nl=False)
     else:
         click.echo(planview.to_text(plan, target_line=conn.description, show_pii=show_pii), nl=False)
+    if upper_bound is not None:
+        click.echo(
+            f"Note: the ledger has no record of this campaign and the provider's logs could not be read "
+            f"({upper_bound}): the count to send is an upper bound.",
+            err=fmt == "json",
+        )
     if out is not None:
         click.echo(f"Saved the plan to {out}; apply it with `campaigner apply {out}`.", err=True)
     if detailed_exitcode and plan.has_changes:
         raise click.exceptions.Exit(2)
+
+
+def _from_logs(conn: Connection, loaded: LoadedCampaign, bulk: str) -> tuple[SentLookup, str | None]:
+    """A fresh ledger: what the provider's logs hold of the campaign counts as sent (read-only).
+
+    Returns the lookup, and why the logs could not be read (None when they were).
+    """
+    import asyncio
+
+    from campaigner.errors import CampaignerError
+    from campaigner.omni.client import OmniClient
+    from campaigner.plan.build import MessageStream, PlannedMessage
+    from campaigner.sending.horizon import provider_sent
+
+    def message_ids() -> Iterator[str]:
+        stream = MessageStream(loaded, conn.target.id)
+        try:
+            for item in stream:
+                if isinstance(item, PlannedMessage):
+                    yield item.message_id
+        finally:
+            stream.close()
+
+    async def read() -> set[str]:
+        async with OmniClient(conn.config) as client:
+            return await provider_sent(client, bulk, message_ids)
+
+    try:
+        found = asyncio.run(read())
+    except (CampaignerError, OSError) as exc:
+        return (lambda ids: {}), str(exc).removeprefix("error: ")
+
+    def lookup(message_ids: Sequence[str]) -> dict[str, str]:
+        return {mid: "accepted" for mid in message_ids if mid in found}
+
+    return lookup, None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from campaigner.commands.common import open_ledger, target_option
+from campaigner.commands.common import open_ledger, state_option, target_option
 from campaigner.errors import CampaignerError
 
 
@@ -15,17 +15,17 @@ from campaigner.errors import CampaignerError
 @click.argument("campaign_file", type=click.Path(path_type=Path))
 @click.option("--wait", "wait", default="0s", show_default=True, help="How long to wait for outstanding reports.")
 @target_option
-def command(campaign_file: Path, wait: str, target: str | None) -> None:
+@state_option
+def command(campaign_file: Path, wait: str, target: str | None, state: str | None) -> None:
     """Fetch the campaign's outstanding delivery reports and (re)write its summary files."""
     from campaigner.campaign.load import load_campaign
     from campaigner.campaign.spec import parse_duration
     from campaigner.commands.apply import LineProgress
-    from campaigner.ledger.lock import CampaignLock
     from campaigner.omni.client import OmniClient
     from campaigner.plan.build import MessageStream
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.sending.reports import collect_reports, plan_tally, write_summary
-    from campaigner.sending.target import choose_target, connect, state_path
+    from campaigner.sending.target import choose_target, connect, state_location
     from campaigner.summary.render import headline
 
     loaded = load_campaign(campaign_file)
@@ -35,7 +35,7 @@ def command(campaign_file: Path, wait: str, target: str | None) -> None:
         raise CampaignerError(f"error: --wait: {exc}") from None
     chosen = choose_target(target)
     campaign = loaded.spec.campaign
-    ledger = open_ledger(chosen, create=False)
+    ledger = open_ledger(chosen, create=False, state=state)
     if ledger is None or not ledger.campaign_known(chosen.id, campaign):
         raise CampaignerError(f"error: the ledger has no record of {campaign} on {chosen.id}; apply it first")
     bulk = ledger.campaign_bulk_id(chosen.id, campaign) or make_bulk_id(chosen.id, campaign)
@@ -46,8 +46,8 @@ def command(campaign_file: Path, wait: str, target: str | None) -> None:
         finally:
             stream.close()
         # Reports are handed out once: one process at a time fetches them (an apply holds the same lock).
-        with CampaignLock(state_path().parent, chosen.id, campaign, command=f"campaigner report {campaign_file}"):
-            with connect(chosen) as conn:
+        with ledger.lock(chosen.id, campaign, command=f"campaigner report {campaign_file}"):
+            with connect(chosen, state=state_location(given=state)) as conn:
                 click.echo(conn.description)
 
                 async def fetch() -> tuple[int, int]:

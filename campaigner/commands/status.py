@@ -6,23 +6,24 @@ from pathlib import Path
 
 import click
 
-from campaigner.commands.common import open_ledger, target_option
+from campaigner.commands.common import open_ledger, state_option, target_option
 
 
 @click.command("status")
 @click.argument("campaign_file", type=click.Path(path_type=Path))
 @target_option
-def command(campaign_file: Path, target: str | None) -> None:
+@state_option
+def command(campaign_file: Path, target: str | None, state: str | None) -> None:
     """Print what the ledger knows of CAMPAIGN_FILE on the target: message states and final reports."""
     from campaigner.campaign.load import load_campaign
-    from campaigner.sending.target import choose_target, state_path
+    from campaigner.sending.target import choose_target, state_location
 
     loaded = load_campaign(campaign_file)
     chosen = choose_target(target)
     campaign = loaded.spec.campaign
     where = "embedded sandbox" if chosen.is_sandbox else chosen.id
-    click.echo(f"Target: {where} (ledger {state_path()}; nothing contacted)")
-    ledger = open_ledger(chosen, create=False)
+    click.echo(f"Target: {where} (ledger {state_location(given=state)}; nothing contacted)")
+    ledger = open_ledger(chosen, create=False, state=state)
     if ledger is None or not ledger.campaign_known(chosen.id, campaign):
         click.echo(f"{campaign}: nothing sent yet on this target.")
         return

@@ -8,9 +8,10 @@ from pathlib import Path
 import click
 
 from campaigner.campaign.spec import CAMPAIGN_ID
+from campaigner.commands.common import state_option
 from campaigner.errors import CampaignerError, InputError
 from campaigner.ledger.lock import force_unlock
-from campaigner.sending.target import choose_target, state_path
+from campaigner.sending.target import choose_target, state_location
 
 
 @click.command("unlock")
@@ -23,7 +24,8 @@ from campaigner.sending.target import choose_target, state_path
     default=None,
     help="Whose lock: the embedded sandbox, or the provider of INFOBIP_BASE_URL (default: the environment).",
 )
-def command(campaign: str, force: bool, target_choice: str | None) -> None:
+@state_option
+def command(campaign: str, force: bool, target_choice: str | None, state: str | None) -> None:
     """Release the apply lock of CAMPAIGN (a campaign id or its YAML file).
 
     A running apply releases its lock when it exits, even when killed; use this only for a lock whose
@@ -36,8 +38,14 @@ def command(campaign: str, force: bool, target_choice: str | None) -> None:
             f"error: unlock needs --force: releasing the lock of campaign {campaign_id} lets another apply "
             "start; make sure none is running"
         )
-    state_dir = state_path().parent  # the same folder apply locks in
-    holder = force_unlock(state_dir, target, campaign_id)
+    location = state_location(given=state)
+    if location.path is not None:
+        holder = force_unlock(location.path.parent, target, campaign_id)  # the same folder apply locks in
+    else:
+        from campaigner.ledger.messages import Ledger
+
+        with Ledger(location.value) as ledger:
+            holder = ledger.store.force_unlock(target, campaign_id)
     if holder is None:
         click.echo(f"No lock held for campaign {campaign_id} on target {target}.")
     else:

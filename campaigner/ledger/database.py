@@ -1,4 +1,6 @@
-"""The ledger's SQLite file: opened in WAL mode and owner-only, its schema and migrations, transactions.
+"""The ledger's SQLite backend: a file opened in WAL mode and owner-only, its schema and migrations, transactions.
+
+(The PostgreSQL backend, :mod:`campaigner.ledger.postgres`, reads the same migrations translated.)
 
 Every row is keyed by ``target`` (``sandbox`` or the provider's base URL), so that sends to the sandbox
 never count for the real provider. Tables (schema version in ``PRAGMA user_version``, migrations below,
@@ -24,13 +26,14 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
 from campaigner.errors import CampaignerError, display_path
+from campaigner.ledger.store import Cursor, Params
 
 log = logging.getLogger("campaigner")
 
@@ -80,8 +83,26 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 
 
+class SqliteTx:
+    """A transaction on the SQLite connection (the :class:`~campaigner.ledger.store.Tx` interface)."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> Cursor:
+        return self._conn.executemany(sql, rows)
+
+
 class LedgerFile:
     """The SQLite file at ``path`` (created with its directory when missing), migrated; a context manager."""
+
+    kind: Final = "sqlite"
+    planner_hint: Final = "+"
 
     def __init__(self, path: Path, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path)
@@ -179,6 +200,10 @@ class LedgerFile:
         return display_path(self.path)
 
     @property
+    def where(self) -> str:
+        return self._where
+
+    @property
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
             raise RuntimeError("the ledger is closed")
@@ -213,6 +238,36 @@ class LedgerFile:
         if "readonly" in low:
             return f"the ledger is read-only ({text})"
         return f"ledger: {text}"
+
+    @contextmanager
+    def write(self, *, full: bool) -> Iterator[SqliteTx]:
+        with self._write(full=full) as conn:
+            yield SqliteTx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[SqliteTx]:
+        with self._read() as conn:
+            yield SqliteTx(conn)
+
+    def stream(self, sql: str, params: Params, *, size: int) -> Iterator[Any]:
+        with self._guard():
+            cursor = self._db.execute(sql, params)
+            try:
+                while batch := cursor.fetchmany(size):
+                    yield from batch
+            finally:
+                cursor.close()
+
+    def lock(self, target: str, campaign: str, *, command: str) -> Any:
+        """The flock on a lock file beside the ledger (:mod:`campaigner.ledger.lock`)."""
+        from campaigner.ledger.lock import CampaignLock
+
+        return CampaignLock(self.path.parent, target, campaign, command=command)
+
+    def force_unlock(self, target: str, campaign: str) -> Any:
+        from campaigner.ledger.lock import force_unlock
+
+        return force_unlock(self.path.parent, target, campaign)
 
     @contextmanager
     def _write(self, *, full: bool) -> Iterator[sqlite3.Connection]:

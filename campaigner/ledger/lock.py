@@ -50,13 +50,15 @@ class LockHolder:
     host: str = ""
     command: str = ""
     since: float | None = None
+    ci_job: str = ""  # e.g. "GitHub Actions run https://github.com/o/r/actions/runs/1" (PostgreSQL ledgers)
 
     def __str__(self) -> str:
         if self.pid is None:
             return "an unknown process (its lock file holds no record)"
         since = "" if self.since is None else " since " + _utc(self.since)
         command = f" ({self.command})" if self.command else ""
-        return f"pid {self.pid} on host {self.host}{command}{since}"
+        job = f" in {self.ci_job}" if self.ci_job else ""
+        return f"pid {self.pid} on host {self.host}{command}{since}{job}"
 
     def alive_here(self) -> bool | None:
         """True/False when the holder ran on this host; None when it cannot be told (another host)."""

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Final
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
 
-from campaigner.ledger.database import STATES, LedgerFile, load_json
+from campaigner.ledger.database import DEFAULT_BUSY_TIMEOUT, STATES, LedgerFile, load_json
+from campaigner.ledger.store import Lock, Store, Tx
 
 log = logging.getLogger("campaigner")
 
@@ -43,8 +47,61 @@ class Outcome:
     report_received_at: float | None
 
 
-class ReportLedger(LedgerFile):
-    """The ledger's reports and views; :class:`campaigner.ledger.messages.Ledger` adds the message states."""
+def open_store(location: Path | str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True) -> Store:
+    """The backend for a location: a ``postgresql://`` URL, else a SQLite file path."""
+    from campaigner.ledger.location import is_postgres_url
+
+    if isinstance(location, str) and is_postgres_url(location):
+        from campaigner.ledger.postgres import PostgresStore
+
+        return PostgresStore(location, create=create)
+    return LedgerFile(Path(location), busy_timeout=busy_timeout)
+
+
+class ReportLedger:
+    """The ledger's reports and views; :class:`campaigner.ledger.messages.Ledger` adds the message states.
+
+    ``location`` is a SQLite file path or a ``postgresql://`` URL; the SQL is the same for both
+    (:mod:`campaigner.ledger.store`).
+    """
+
+    def __init__(
+        self, location: Path | str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True
+    ) -> None:
+        self.store: Store = open_store(location, busy_timeout=busy_timeout, create=create)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def where(self) -> str:
+        """The ledger as errors name it: its file, or its URL with the password masked."""
+        return self.store.where
+
+    _where = where
+
+    @property
+    def _db(self) -> Any:
+        """The SQLite connection (tests of the SQLite backend only)."""
+        return getattr(self.store, "_db")  # noqa: B009
+
+    def _write(self, *, full: bool) -> AbstractContextManager[Tx]:
+        return self.store.write(full=full)
+
+    def _read(self) -> AbstractContextManager[Tx]:
+        return self.store.read()
+
+    def lock(self, target: str, campaign: str, *, command: str) -> Lock:
+        """The apply lock of one campaign on one target, for this ledger's backend."""
+        return self.store.lock(target, campaign, command=command)
 
     _WITHOUT_REPORT = (
         "FROM messages m LEFT JOIN reports r ON r.target = m.target AND r.message_id = m.message_id "
@@ -67,14 +124,14 @@ class ReportLedger(LedgerFile):
         if limit is not None:
             sql += " LIMIT ?"
             params += (limit,)
-        with self._guard():
-            rows = self._db.execute(sql, params).fetchall()
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
         return [str(r[0]) for r in rows]
 
     def count_without_report(self, target: str, campaign: str) -> int:
         """How many accepted messages still wait for a final report (no list held in memory)."""
-        with self._guard():
-            row = self._db.execute(f"SELECT COUNT(*) {self._WITHOUT_REPORT}", (target, campaign)).fetchone()
+        with self._read() as conn:
+            row = conn.execute(f"SELECT COUNT(*) {self._WITHOUT_REPORT}", (target, campaign)).fetchone()
         return int(row[0])
 
     # -- reports ------------------------------------------------------------------------------------
@@ -82,8 +139,8 @@ class ReportLedger(LedgerFile):
     def reports_state(self, target: str, campaign: str) -> str | None:
         """None when every report fetched for the campaign was stored; ``fetching`` when a run stopped
         while a request for reports was out; ``lost`` when such a request's answer never came."""
-        with self._guard():
-            row = self._db.execute(
+        with self._read() as conn:
+            row = conn.execute(
                 "SELECT reports_state FROM campaigns WHERE target = ? AND campaign = ?", (target, campaign)
             ).fetchone()
         return None if row is None or row[0] is None else str(row[0])
@@ -150,8 +207,7 @@ class ReportLedger(LedgerFile):
                     "UPDATE campaigns SET reports_state = ? WHERE target = ? AND campaign = ?",
                     (then[1], target, then[0]),
                 )
-            before = conn.total_changes
-            conn.executemany(
+            return conn.executemany(
                 "INSERT INTO reports (target, message_id, bulk_id, status_group, final, raw_json, source, "
                 "received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, message_id) DO UPDATE SET "
                 "bulk_id = excluded.bulk_id, status_group = excluded.status_group, final = excluded.final, "
@@ -159,8 +215,7 @@ class ReportLedger(LedgerFile):
                 "WHERE (reports.source = 'logs' AND excluded.source = 'reports') "
                 "OR (reports.source = excluded.source AND reports.final = 0)",
                 rows,
-            )
-            return conn.total_changes - before
+            ).rowcount
 
     # -- views --------------------------------------------------------------------------------------
 
@@ -200,35 +255,31 @@ class ReportLedger(LedgerFile):
 
     def outcomes(self, target: str, campaign: str) -> Iterator[Outcome]:
         """Every message of the campaign with its report, streamed in row order (unknown rows first)."""
-        with self._guard():
-            cursor = self._db.execute(
-                "SELECT m.row, m.message_id, m.recipient_id, m.state, m.reason, m.requested_at, "
-                "m.answered_at, m.attempts, m.adopted, m.provider_status_json, r.raw_json, r.source, "
-                "r.received_at FROM messages m LEFT JOIN reports r "
-                "ON r.target = m.target AND r.message_id = m.message_id "
-                "WHERE m.target = ? AND m.campaign = ? ORDER BY m.row, m.message_id",
-                (target, campaign),
+        rows = self.store.stream(
+            "SELECT m.row, m.message_id, m.recipient_id, m.state, m.reason, m.requested_at, "
+            "m.answered_at, m.attempts, m.adopted, m.provider_status_json, r.raw_json, r.source, "
+            "r.received_at FROM messages m LEFT JOIN reports r "
+            "ON r.target = m.target AND r.message_id = m.message_id "
+            "WHERE m.target = ? AND m.campaign = ? ORDER BY m.row NULLS FIRST, m.message_id",
+            (target, campaign),
+            size=1000,
+        )
+        for r in rows:
+            yield Outcome(
+                row=r[0],
+                message_id=r[1],
+                recipient_id=r[2],
+                state=r[3],
+                reason=r[4],
+                requested_at=r[5],
+                answered_at=r[6],
+                attempts=r[7],
+                adopted=bool(r[8]),
+                status=load_json(r[9]),
+                report=load_json(r[10]),
+                report_source=r[11],
+                report_received_at=r[12],
             )
-            try:
-                while batch := cursor.fetchmany(1000):
-                    for r in batch:
-                        yield Outcome(
-                            row=r[0],
-                            message_id=r[1],
-                            recipient_id=r[2],
-                            state=r[3],
-                            reason=r[4],
-                            requested_at=r[5],
-                            answered_at=r[6],
-                            attempts=r[7],
-                            adopted=bool(r[8]),
-                            status=load_json(r[9]),
-                            report=load_json(r[10]),
-                            report_source=r[11],
-                            report_received_at=r[12],
-                        )
-            finally:
-                cursor.close()
 
 
 def _status_group(report: Mapping[str, Any]) -> str:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from campaigner.sandbox.clock import CLOCK_KEY, RETENTION
 from campaigner.sandbox.delivery import DEFAULT_TIME_SCALE, DeliveryRules, FlowStep, Status, StepOutcome
 from campaigner.sandbox.exceptions import SandboxError, bad_request, not_found, too_many_requests
 from campaigner.sandbox.records import Accepted, MessageRecord, Scenario, ScenarioDraft, SendRequest
@@ -68,7 +69,7 @@ class SandboxModel:
         self.db_path = str(db_path)
         self.rules = rules or DeliveryRules()
         self.time_scale = time_scale
-        self.clock = clock
+        self.clock = clock  # real time; the sandbox's "now" is this plus the offset in the state (now())
         self._lock = threading.Lock()
         try:
             if self.db_path != ":memory:":
@@ -117,11 +118,37 @@ class SandboxModel:
             self._db.close()
 
     def reset(self) -> None:
-        """Forget everything and start again with only the default scenario."""
+        """Forget everything (the clock's offset too) and start again with only the default scenario."""
         with self._write() as db:
             for table in _TABLES:
                 db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM meta WHERE key = ?", (CLOCK_KEY,))
             self._insert_default_scenario(db)
+
+    # -- the clock ---------------------------------------------------------------------------------
+
+    def clock_offset(self) -> float:
+        """Seconds the sandbox's clock is ahead of real time (kept in the state, so restarts keep it)."""
+        with self._read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (CLOCK_KEY,)).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def now(self) -> float:
+        """The sandbox's now, in epoch seconds: every rule (sendAt, logs, reports, retention) reads this."""
+        return self.clock() + self.clock_offset()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the clock forward by ``seconds`` (>= 0); returns the new offset."""
+        if not seconds >= 0:
+            raise SandboxError(f"the sandbox clock only moves forward, not by {seconds}")
+        with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (CLOCK_KEY,)).fetchone()
+            offset = (float(row[0]) if row else 0.0) + seconds
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (CLOCK_KEY, repr(offset)),
+            )
+        return offset
 
     # -- scenarios ---------------------------------------------------------------------------------
 
@@ -171,7 +198,7 @@ class SandboxModel:
         return scenario
 
     def create_scenario(self, draft: ScenarioDraft) -> Scenario:
-        now = self.clock()
+        now = self.now()
         with self._write() as db:
             self._check_rate(db, "create", CREATE_LIMIT, now)
             key = self.new_key()
@@ -185,7 +212,7 @@ class SandboxModel:
         return Scenario(key, draft.name, draft.flow, bool(draft.default))
 
     def update_scenario(self, key: str, draft: ScenarioDraft, *, rate_limited: bool = True) -> Scenario:
-        now = self.clock()
+        now = self.now()
         with self._write() as db:
             row = db.execute("SELECT key, name, flow, is_default FROM scenarios WHERE key = ?", (key,)).fetchone()
             if row is None:
@@ -229,7 +256,7 @@ class SandboxModel:
 
     def accept(self, send: SendRequest, scenario: Scenario) -> Accepted:
         """Commit every destination of a send (simulating its delivery) and return the answer's ids."""
-        now = self.clock()
+        now = self.now()
         several = len(send.destinations) > 1
         bulk_id = send.bulk_id or (str(uuid.uuid4()) if several else None)
         offset = max(0.0, send.send_at - now) if send.send_at is not None else 0.0
@@ -239,7 +266,8 @@ class SandboxModel:
         for destination in send.destinations:
             message_id = destination.message_id or str(uuid.uuid4())
             steps = self.rules.simulate(destination.to, scenario.flow, send.content)
-            ready_at = now + (offset + steps[-1].end) / self.time_scale
+            # held until the sandbox's clock reaches sendAt, then the flow runs at time_scale
+            ready_at = now + offset + steps[-1].end / self.time_scale
             steps_json = json.dumps([s.to_json() for s in steps], separators=(",", ":"))
             to_json = json.dumps(destination.to, separators=(",", ":"), ensure_ascii=False)
             rows.append((message_id, bulk_id, to_json, now, now + offset, ready_at, steps[-1].channel, steps_json))
@@ -265,10 +293,13 @@ class SandboxModel:
         channel: str | None = None,
         limit: int = 50,
     ) -> list[MessageRecord]:
-        """Final reports whose outcome is known and that were never returned; each is returned once."""
-        now = self.clock()
-        sql = _RECORD_SELECT + " WHERE m.reported = 0 AND m.ready_at <= ?"
-        args: list[Any] = [now]
+        """Final reports whose outcome is known and that were never returned; each is returned once.
+
+        A report of a message sent more than 48 hours ago (sandbox clock) is never returned, as the provider's.
+        """
+        now = self.now()
+        sql = _RECORD_SELECT + " WHERE m.reported = 0 AND m.ready_at <= ? AND m.sent_at > ?"
+        args: list[Any] = [now, now - RETENTION]
         for column, value in (("m.bulk_id", bulk_id), ("m.message_id", message_id), ("m.final_channel", channel)):
             if value is not None:
                 sql += f" AND {column} = ?"
@@ -290,10 +321,13 @@ class SandboxModel:
         keep: Callable[[MessageRecord, StepOutcome, Status], bool] = lambda record, step, status: True,
         limit: int = 50,
     ) -> list[tuple[MessageRecord, StepOutcome, Status]]:
-        """Newest first: each message with the step and status it shows now; reading consumes nothing."""
-        now = self.clock()
-        sql = _RECORD_SELECT + " WHERE 1 = 1"
-        args: list[Any] = []
+        """Newest first: each message with the step and status it shows now; reading consumes nothing.
+
+        Only messages sent within the last 48 hours of the sandbox's clock, as the provider keeps them.
+        """
+        now = self.now()
+        sql = _RECORD_SELECT + " WHERE m.sent_at > ?"
+        args: list[Any] = [now - RETENTION]
         for column, values in (("m.bulk_id", bulk_ids), ("m.message_id", message_ids)):
             if values:
                 sql += f" AND {column} IN ({', '.join('?' * len(values))})"
@@ -355,15 +389,16 @@ class SandboxModel:
         ]
 
     def stats(self) -> dict[str, Any]:
-        now = self.clock()
+        now = self.now()
         with self._read() as db:
             receipts, messages = db.execute("SELECT COUNT(*), COUNT(DISTINCT message_id) FROM messages").fetchone()
             duplicates = db.execute(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM messages GROUP BY message_id HAVING COUNT(*) > 1)"
             ).fetchone()[0]
-            returned, ready = db.execute(
-                "SELECT COALESCE(SUM(reported), 0), COALESCE(SUM(reported = 0 AND ready_at <= ?), 0) FROM messages",
-                (now,),
+            returned, ready, discarded = db.execute(
+                "SELECT COALESCE(SUM(reported), 0), COALESCE(SUM(reported = 0 AND ready_at <= ? AND sent_at > ?), 0),"
+                " COALESCE(SUM(reported = 0 AND sent_at <= ?), 0) FROM messages",
+                (now, now - RETENTION, now - RETENTION),
             ).fetchone()
             scenarios = db.execute("SELECT COUNT(*) FROM scenarios").fetchone()[0]
             by_endpoint = db.execute(
@@ -379,7 +414,12 @@ class SandboxModel:
             "messages": messages,
             "receipts": receipts,
             "duplicates": duplicates,
-            "reports": {"returned": returned, "ready": ready, "pending": receipts - returned - ready},
+            "reports": {
+                "returned": returned,
+                "ready": ready,
+                "pending": receipts - returned - ready - discarded,
+                "discarded": discarded,  # never returned, and now past the 48-hour retention
+            },
             "scenarios": scenarios,
             "requests": requests,
             "faults": dict(faults),

@@ -79,7 +79,7 @@ class MessageRecord:
     bulk_id: str | None
     accepted_at: float
     sent_at: float  # epoch seconds, as shown in sentAt
-    ready_at: float  # real epoch seconds when the outcome is known
+    ready_at: float  # epoch seconds of the sandbox clock when the outcome is known
     steps: tuple[StepOutcome, ...]
     texts: Mapping[str, str]
     callback_data: str | None
@@ -97,9 +97,9 @@ class MessageRecord:
         """The step a log shows at ``now``, and the PENDING status to show instead of its own (or None)."""
         if now >= self.ready_at:
             return self.final, None
-        elapsed = (now - self.accepted_at) * time_scale - (self.sent_at - self.accepted_at)
-        if elapsed < 0:
+        if now < self.sent_at:  # held until the sandbox's clock reaches sendAt
             return self.steps[0], PENDING_ACCEPTED
+        elapsed = (now - self.sent_at) * time_scale
         for step in self.steps:
             if elapsed < step.end:
                 return step, PENDING_ENROUTE

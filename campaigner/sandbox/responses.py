@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from campaigner.sandbox.clock import RETENTION, format_duration, parse_duration
 from campaigner.sandbox.delivery import CURRENCY, PENDING_ENROUTE, Status, StepOutcome
 from campaigner.sandbox.exceptions import ApiError, bad_request, general_error, not_found, too_many_requests
 from campaigner.sandbox.faults import Fault, FaultInjector
@@ -120,7 +121,7 @@ class OmniResponses:
             raise general_error()
         if context.fault == "429":
             raise too_many_requests(1)
-        send = parse_send(parse_json(await request.body(), request.headers.get("content-type")), self.model.clock())
+        send = parse_send(parse_json(await request.body(), request.headers.get("content-type")), self.model.now())
         scenario: Scenario = self.model.resolve_scenario(send.scenario_key)
         check_flow(send, scenario)
         accepted = self.model.accept(send, scenario)
@@ -205,6 +206,26 @@ class OmniResponses:
         self.model.reset()
         self.faults.reset()
         return json_response({"reset": True})
+
+    async def sandbox_clock(self, request: Request) -> Response:
+        """``GET``: the sandbox's now; ``POST {"advance": "49h"}``: move it forward first."""
+        if request.method == "POST":
+            body = parse_json(await request.body(), request.headers.get("content-type"))
+            seconds = parse_duration(body.get("advance")) if isinstance(body, dict) else None
+            if seconds is None:
+                raise bad_request({"advance": ["must be a duration such as 49h, 1h30m, 90s or a number of seconds"]})
+            self.model.advance_clock(seconds)
+        offset = self.model.clock_offset()
+        now = self.model.clock() + offset
+        return json_response(
+            {
+                "now": format_datetime(now),
+                "epoch": now,
+                "offset": format_duration(offset),
+                "offsetSeconds": offset,
+                "retention": format_duration(RETENTION),
+            }
+        )
 
     async def sandbox_put_scenario(self, request: Request) -> Response:
         """Create or replace a scenario under a chosen key (e.g. the seed's), without rate limits."""

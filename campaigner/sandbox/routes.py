@@ -99,6 +99,7 @@ def build_app(responses: OmniResponses, *, api_key: str, latency: Latency | None
         Route(f"{INSPECTION_PREFIX}/requests", open_(r.sandbox_requests), methods=["GET"]),
         Route(f"{INSPECTION_PREFIX}/reset", open_(r.sandbox_reset), methods=["POST"]),
         Route(f"{INSPECTION_PREFIX}/scenarios", open_(r.sandbox_put_scenario), methods=["POST"]),
+        Route(f"{INSPECTION_PREFIX}/clock", open_(r.sandbox_clock), methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     return RecordingLayer(app, responses.model, latency or Latency(), seed)

@@ -295,7 +295,13 @@ class Sender:
         flusher = asyncio.create_task(self._flusher(stop))
         try:
             workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.job.concurrency)]
-            await self._produce(queue)
+            try:
+                await self._produce(queue)
+            except BaseException:  # e.g. the ledger's connection lost: stop at once, no request left half-done
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+                raise
             await asyncio.gather(*workers)
         finally:
             stop.set()

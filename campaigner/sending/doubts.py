@@ -12,12 +12,25 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from campaigner.errors import CampaignerError
 from campaigner.ledger.messages import Ledger, Pending
 from campaigner.plan.build import PlannedMessage
 
 if TYPE_CHECKING:
     from campaigner.omni.client import OmniClient
     from campaigner.sending.job import Job, Progress, SendCounts
+
+
+class AnotherRunError(CampaignerError):
+    """The provider's logs of a campaign this ledger does not know grew while we waited: someone sends it now."""
+
+    def __init__(self, campaign: str, target: str, first: int, second: int, settle: float) -> None:
+        super().__init__(
+            f"error: another apply of campaign {campaign} is sending to {target} right now from another ledger "
+            f"(the provider's logs grew from {first} to {second} of its messages in {settle:g} s); nothing was sent: "
+            "let that run finish, and share one ledger between runs (CAMPAIGNER_STATE=postgresql://...)"
+        )
+
 
 REPORT_PAGE = 1000  # entries per logs call (the provider's maximum)
 DOUBT_PAGE = 5000  # messages in doubt looked up per page of the ledger
@@ -46,7 +59,9 @@ async def adopt_from_logs(client: OmniClient, ledger: Ledger, job: Job, progress
             "last requests of that run to reach them."
         )
         await asyncio.sleep(settle)
-        found = await _campaign_logs(client, job)
+        first, found = len(found), await _campaign_logs(client, job)
+        if len(found) > first:
+            raise AnotherRunError(job.campaign, job.target.id, first, len(found), settle)
     adopted = ledger.adopt(
         job.target.id,
         job.campaign,

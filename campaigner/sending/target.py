@@ -20,12 +20,20 @@ from urllib.parse import urlsplit
 from campaigner.errors import TargetError
 
 if TYPE_CHECKING:
+    from campaigner.ledger.location import StateLocation
     from campaigner.omni.config import ClientConfig
 
 SANDBOX = "sandbox"
 SANDBOX_KEY = "sandbox"
 SANDBOX_SETTLE_SECONDS = 0.5
 PROVIDER_SETTLE_SECONDS = 60.0
+
+
+def state_location(environ: Mapping[str, str] | None = None, given: str | None = None) -> StateLocation:
+    """The ledger: ``--state`` (``given``), ``CAMPAIGNER_STATE`` (a file or a ``postgresql://`` URL), or the default."""
+    from campaigner.ledger.location import state_location as locate
+
+    return locate(os.environ if environ is None else environ, Path.cwd(), given)
 
 
 def state_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -35,9 +43,9 @@ def state_path(environ: Mapping[str, str] | None = None) -> Path:
     return default_state_path(os.environ if environ is None else environ, Path.cwd())
 
 
-def sandbox_state_path(environ: Mapping[str, str] | None = None) -> Path:
-    """The embedded sandbox's state file, beside the ledger."""
-    return state_path(environ).parent / "sandbox.db"
+def sandbox_state_path(environ: Mapping[str, str] | None = None, state: StateLocation | None = None) -> Path:
+    """The embedded sandbox's state file, beside the ledger file (under ``.campaigner`` for a server ledger)."""
+    return (state or state_location(environ)).local_dir / "sandbox.db"
 
 
 def provider_configured(environ: Mapping[str, str]) -> bool:
@@ -122,7 +130,9 @@ def _tuned(config: ClientConfig, env: Mapping[str, str]) -> ClientConfig:
 
 
 @contextmanager
-def connect(target: Target, environ: Mapping[str, str] | None = None) -> Iterator[Connection]:
+def connect(
+    target: Target, environ: Mapping[str, str] | None = None, *, state: StateLocation | None = None
+) -> Iterator[Connection]:
     """Yield a client configuration for ``target``; for the sandbox, run it for the duration."""
     from campaigner.omni.config import ClientConfig
 
@@ -134,7 +144,7 @@ def connect(target: Target, environ: Mapping[str, str] | None = None) -> Iterato
         return
     from campaigner.sandbox.server import SandboxServer
 
-    db = sandbox_state_path(env)
+    db = sandbox_state_path(env, state)
     db.parent.mkdir(parents=True, exist_ok=True)
     server = SandboxServer(db_path=db, api_key=SANDBOX_KEY)
     server.start()

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from campaigner.content import jinja_sandbox, templates
 from campaigner.campaign.spec import Campaign
+from campaigner.content import jinja_sandbox, templates
 from campaigner.content.sms import SmsMeasure, measure
 from campaigner.content.templates import Content, Rendered, compile_content, describe_ucs2
 from campaigner.errors import InputError, InputErrors

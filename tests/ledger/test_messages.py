@@ -33,7 +33,15 @@ def child_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
+def ledger(ledger_location: str) -> Iterator[Ledger]:
+    """A fresh ledger, once on each backend (SQLite file, PostgreSQL database)."""
+    with Ledger(ledger_location) as led:
+        yield led
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """For what only SQLite has (its query planner, its pragmas)."""
     with Ledger(tmp_path / "state.db") as led:
         yield led
 
@@ -209,7 +217,7 @@ _CLAIM_AND_DIE = """
 import os, signal, sys
 from pathlib import Path
 from campaigner.ledger.messages import Ledger, MessageIntent
-led = Ledger(Path(sys.argv[1]))
+led = Ledger(sys.argv[1])
 items = [MessageIntent(f"m{i}", f"r{i}", i + 2, "h") for i in range(int(sys.argv[2]))]
 claimed = led.claim_for_sending("sandbox", "spring-sale", items, at=1.0)
 print(len(claimed), flush=True)
@@ -217,8 +225,8 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_claims_survive_a_process_killed_right_after_claiming(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+def test_claims_survive_a_process_killed_right_after_claiming(ledger_location: str) -> None:
+    path = ledger_location
     proc = subprocess.run(
         [sys.executable, "-c", _CLAIM_AND_DIE, str(path), "300"],
         env=child_env(),
@@ -241,7 +249,7 @@ _CLAIM_RACE = """
 import json, random, sys, time
 from pathlib import Path
 from campaigner.ledger.messages import Ledger, MessageIntent
-path, go, seed = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+path, go, seed = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 items = [MessageIntent(f"m{i}", f"r{i}", i + 2, "h") for i in range(2000)]
 random.Random(seed).shuffle(items)
 with Ledger(path, busy_timeout=30) as led:
@@ -256,8 +264,8 @@ print(json.dumps(claimed))
 """
 
 
-def test_two_processes_claiming_the_same_ids_get_disjoint_sets(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
+def test_two_processes_claiming_the_same_ids_get_disjoint_sets(tmp_path: Path, ledger_location: str) -> None:
+    path = ledger_location
     go = tmp_path / "go"
     Ledger(path).close()
     procs = [
@@ -334,8 +342,8 @@ def test_doubts_are_read_a_page_at_a_time_in_id_order(ledger: Ledger) -> None:
         ledger.in_doubt(T, C, state="accepted", limit=1)
 
 
-def test_the_doubt_query_uses_an_index(ledger: Ledger) -> None:
-    plan = ledger._db.execute(
+def test_the_doubt_query_uses_an_index(sqlite_ledger: Ledger) -> None:
+    plan = sqlite_ledger._db.execute(
         "EXPLAIN QUERY PLAN SELECT message_id FROM messages WHERE target = ? AND campaign = ? AND state = ? "
         "AND message_id > ? ORDER BY message_id LIMIT 5",
         (T, C, "unknown", "m"),
@@ -495,7 +503,8 @@ def test_outcomes_stream_large_campaigns(ledger: Ledger) -> None:
     assert sum(1 for _ in stream) == 2499
 
 
-def test_claims_and_reports_are_committed_with_synchronous_full(ledger: Ledger) -> None:
+def test_claims_and_reports_are_committed_with_synchronous_full(sqlite_ledger: Ledger) -> None:
+    ledger = sqlite_ledger
     statements: list[str] = []
     ledger._db.set_trace_callback(statements.append)
     try:

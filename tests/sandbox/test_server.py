@@ -370,7 +370,7 @@ def test_reports_are_returned_once_and_filtered(client: httpx.Client) -> None:
     rest = client.get("/omni/1/reports").json()["results"]
     assert len(rest) == 1 and rest[0]["messageId"] not in (ids[1],)
     assert client.get("/omni/1/reports").json()["results"] == []
-    assert client.get("/_sandbox/stats").json()["reports"] == {"returned": 3, "ready": 0, "pending": 0}
+    assert client.get("/_sandbox/stats").json()["reports"] == {"returned": 3, "ready": 0, "pending": 0, "discarded": 0}
 
 
 def test_logs_show_pending_messages_and_are_not_consumed(client: httpx.Client) -> None:
