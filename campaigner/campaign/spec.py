@@ -252,7 +252,7 @@ class Send(_Model):
     batchSize: int = Field(
         default=500, ge=1, le=1000, description="destinations per request when payloads are identical"
     )
-    concurrency: int = Field(default=8, ge=1, le=64, description="requests in flight at once")
+    concurrency: int = Field(default=32, ge=1, le=64, description="requests in flight at once")
     notBefore: Annotated[datetime, AfterValidator(_aware)] | None = None
     notAfter: Annotated[datetime, AfterValidator(_aware)] | None = None
 
