@@ -146,11 +146,20 @@ class Run:
     code: int
     out: str
     err: str
+    cpu_seconds: float = 0.0  # user + system of the command and the children it waited for
+
+    @property
+    def cpu_share(self) -> float:
+        """CPU seconds per wall second: well under 1 for a CPU-bound command means the machine was busy."""
+        return self.cpu_seconds / self.seconds if self.seconds else 0.0
 
 
 def run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, sample: float = 0.05) -> Run:
     """Run ``args``; wall time, and peak RSS of its whole process tree sampled every ``sample`` s."""
+    import resource
+
     full_env = {**os.environ, **(env or {})}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -168,9 +177,11 @@ def run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, sample
     t.start()
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop.set()
     t.join()
-    return Run(seconds, peak / 1024, proc.returncode, out, err)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(seconds, peak / 1024, proc.returncode, out, err, cpu)
 
 
 def campaigner() -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import statistics
 import sys
 import tempfile
@@ -109,6 +110,10 @@ def main() -> int:
         try:
             clients = [c for c in args.clients.split(",") if c]
             for name in clients:
+                module = {"httpx-aiohttp": "httpx_aiohttp"}.get(name, name)
+                if importlib.util.find_spec(module) is None:
+                    print(f"bare {name:<14} not installed (pip install {name}): skipped")
+                    continue
                 for c in levels:
                     rates = []
                     for _ in range(args.repeat):

@@ -47,12 +47,14 @@ def main() -> int:
                 r.peak_rss_mb = statistics.median(x.peak_rss_mb for x in runs)
                 results[(n, unique)] = r
                 print(
-                    f"plan {shape(n, unique=unique)}: {r.seconds:6.1f} s  {n / r.seconds:9,.0f} rows/s  "
-                    f"peak RSS {r.peak_rss_mb:6.1f} MB"
+                    f"plan {shape(n, unique=unique)}: {r.seconds:6.1f} s wall, {r.cpu_seconds:6.1f} s CPU "
+                    f"({r.cpu_share:.0%} of a core: the rest went to other processes), "
+                    f"{n / r.cpu_seconds:9,.0f} rows per CPU second, peak RSS {r.peak_rss_mb:6.1f} MB"
                 )
             u, rep = results[(n, True)], results[(n, False)]
             print(
-                f"  unique / repeating, {n:,} rows: time {u.seconds / rep.seconds:.2f}, RSS {u.peak_rss_mb / rep.peak_rss_mb:.2f}"
+                f"  unique / repeating, {n:,} rows: CPU {u.cpu_seconds / rep.cpu_seconds:.2f}, "
+                f"wall {u.seconds / rep.seconds:.2f}, RSS {u.peak_rss_mb / rep.peak_rss_mb:.2f}"
             )
     if (100_000, True) in results and (1_000_000, True) in results:
         ratio = results[(1_000_000, True)].peak_rss_mb / results[(100_000, True)].peak_rss_mb
