@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -18,12 +19,14 @@ import click
 
 from campaigner import __version__
 from campaigner.errors import CampaignerError
+from campaigner.text.escape import for_terminal
 
 # name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("campaigner.commands.validate", "Check campaign files, their CSVs and templates."),
     "plan": ("campaigner.commands.plan", "Show exactly what apply would send; nothing is sent."),
     "apply": ("campaigner.commands.apply", "Send every planned message exactly once and report."),
+    "send-test": ("campaigner.commands.send_test", "Send one row's message to one address, outside the campaign."),
     "report": ("campaigner.commands.report", "Fetch outstanding delivery reports and write the summary."),
     "status": ("campaigner.commands.status", "Print the ledger's counts for a campaign (no network)."),
     "unlock": ("campaigner.commands.unlock", "Release a campaign's apply lock."),
@@ -67,14 +70,40 @@ def cli(ctx: click.Context, debug: bool) -> None:
         logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s", stream=sys.stderr)
 
 
+_SECRET_VARIABLES = ("INFOBIP_API_KEY", "INFOBIP_PASSWORD")
+
+
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+_DB_PASSWORD = re.compile(r"(?i)(postgres(?:ql)?://[^:/@\s]*:)[^@\s]*@|(password=)[^&\s]*")
+
+
+def _scrub(text: str) -> str:
+    """``text`` without the secrets of the environment, as is or escaped (an error may quote a header),
+    and without the password of any URL in it (a PostgreSQL ledger's ``postgresql://user:pw@host``)."""
+    text = _URL_PASSWORD.sub(r"\1[redacted]@", text)
+    for name in _SECRET_VARIABLES:
+        secret = os.environ.get(name, "").strip()
+        if len(secret) < 4:
+            continue
+        for form in sorted({secret, repr(secret)[1:-1], repr(secret.encode())[2:-1]}, key=len, reverse=True):
+            text = text.replace(form, "[redacted]")
+    return text
+
+
+def _masked(arg: str) -> str:
+    """An argument with any database URL's password replaced by ``***``."""
+    return _DB_PASSWORD.sub(lambda m: (m.group(1) or m.group(2)) + ("***@" if m.group(1) else "***"), arg)
+
+
 def _crash_log(exc: BaseException) -> Path:
     directory = Path(os.environ.get("CAMPAIGNER_HOME", ".campaigner"))
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / "crash.log"
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(f"--- {datetime.now(UTC).isoformat()} campaigner {__version__} {sys.argv!r}\n")
-            fh.write("".join(traceback.format_exception(exc)))
+        with open(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600), "a", encoding="utf-8") as fh:
+            argv = [_masked(arg) for arg in sys.argv]  # a --state URL may hold a password
+            fh.write(f"--- {datetime.now(UTC).isoformat()} campaigner {__version__} {_scrub(repr(argv))}\n")
+            fh.write(_scrub("".join(traceback.format_exception(exc))))
         return path
     except OSError:
         return Path("<unwritable>")
@@ -99,18 +128,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except CampaignerError as exc:
         if debug:
-            traceback.print_exc()
+            print(_scrub(traceback.format_exc()), file=sys.stderr, end="")
         for line in exc.lines():
-            print(line, file=sys.stderr)
+            print(for_terminal(line), file=sys.stderr)
         return 1
     except BrokenPipeError:
         return 1
     except Exception as exc:
         if debug:
-            traceback.print_exc()
+            print(_scrub(traceback.format_exc()), file=sys.stderr, end="")
         path = _crash_log(exc)
         print(
-            f"campaigner: internal error: {type(exc).__name__}: {exc} (traceback in {path}; please report it)",
+            for_terminal(
+                _scrub(
+                    f"campaigner: internal error: {type(exc).__name__}: {exc} (traceback in {path}; please report it)"
+                )
+            ),
             file=sys.stderr,
         )
         return 3

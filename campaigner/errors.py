@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from campaigner.text.escape import for_terminal
+
 
 class CampaignerError(Exception):
     """Base class: the CLI prints ``str(err)`` (one or more lines) and exits 1."""
@@ -90,10 +92,11 @@ class InputError(CampaignerError):
         return self.location.row
 
     def format(self) -> str:
+        """One line, control characters from the input escaped (:func:`campaigner.text.escape.for_terminal`)."""
         text = f"{self.location}: error: {self.message}"
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        return for_terminal(text)
 
 
 @dataclass

@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -14,9 +15,18 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 
+from campaigner.campaign.files import FileRefused, confine, read_campaign_bytes, repository_root
 from campaigner.campaign.spec import Campaign
-from campaigner.errors import InputError, InputErrors
+from campaigner.errors import InputError, InputErrors, display_path
 
 Key = str | int
 KeyPath = tuple[Key, ...]
@@ -38,6 +48,28 @@ class LoadedCampaign:
 
     def resolve(self, relative: str) -> Path:
         return self.base_dir / relative
+
+    @property
+    def report_dir(self) -> Path:
+        """``report.dir`` (relative to the campaign file), or ``reports/<campaign>`` beside it."""
+        return self.resolve(self.spec.report.dir or f"reports/{self.spec.campaign}")
+
+    def warnings(self, now: datetime | None = None) -> list[tuple[KeyPath, str]]:
+        """What is valid but will not work as meant, with the key it is about (a send window already closed)."""
+        not_after = self.spec.send.notAfter
+        if not_after is not None and not_after <= (now or datetime.now(UTC)):
+            return [
+                (("send", "notAfter"), f"send.notAfter {not_after.isoformat()} is in the past: apply will send nothing")
+            ]
+        return []
+
+    def warning_lines(self, now: datetime | None = None) -> list[str]:
+        """:meth:`warnings` as ``file:line:col: warning: ...`` lines."""
+        lines = []
+        for keys, message in self.warnings(now):
+            line, col = self.locate(keys)
+            lines.append(f"{display_path(self.path)}:{line}:{col}: warning: {message}")
+        return lines
 
     def locate(self, keys: KeyPath) -> tuple[int, int]:
         """1-based (line, col) of the value at ``keys``, or of the nearest ancestor that exists."""
@@ -323,15 +355,67 @@ def _yaml_error(exc: MarkedYAMLError, path: Path, text: str) -> InputError:
     return InputError(f"YAML syntax error: {problem}", path=path, line=line, col=col, hint=hint)
 
 
+MAX_DEPTH = 32
+"""Mappings and lists nested deeper than this are no campaign (SPEC section 2 nests five levels)."""
+MAX_DIGITS = 30
+"""A plain number longer than this is no campaign value (and would not fit the provider's fields)."""
+_NUMBER = re.compile(r"[-+]?(?:\.?[0-9][0-9_]*|0[xob][0-9a-f_]+)", re.IGNORECASE)
+
+
+def _refuse_hazards(text: str, path: Path) -> None:
+    """Refuse, from the parser's events and before anything is built, what would blow up building it.
+
+    Anchors and aliases (``&a`` / ``*a``: a 900-byte file expands to 10⁹ nodes), nesting past
+    :data:`MAX_DEPTH` (the composer recurses), plain numbers past :data:`MAX_DIGITS` digits.
+    """
+    depth = 0
+    for event in YAML(typ="rt").parse(text):
+        mark = event.start_mark
+        line, col = mark.line + 1, mark.column + 1
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+            raise InputError(
+                "YAML anchors and aliases (&name, *name) are not supported in a campaign file",
+                hint="write the value out in full",
+                path=path,
+                line=line,
+                col=col,
+            )
+        if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InputError(
+                    f"nested more than {MAX_DEPTH} levels deep; a campaign file is a few levels of keys",
+                    path=path,
+                    line=line,
+                    col=col,
+                )
+        elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+            depth -= 1
+        elif (
+            isinstance(event, ScalarEvent)
+            and event.style is None
+            and len(event.value) > MAX_DIGITS
+            and _NUMBER.fullmatch(event.value.split(".")[0] or event.value)
+        ):
+            digits = sum(c.isdigit() for c in event.value)
+            raise InputError(
+                f"a number with {digits} digits; no campaign value is that large",
+                hint="put it in quotes if it is text",
+                path=path,
+                line=line,
+                col=col,
+            )
+
+
 def load_campaign(path: str | Path) -> LoadedCampaign:
     """Read, parse and validate one campaign file; every problem is an InputError at file:line:col."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        raw = read_campaign_bytes(path)
+    except FileRefused as exc:
+        raise InputError(exc.message, path=path) from None
     except FileNotFoundError:
         raise InputError("file not found", path=path, hint="check the path") from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a campaign file", path=path) from None
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", path=path) from None
     try:
@@ -340,6 +424,7 @@ def load_campaign(path: str | Path) -> LoadedCampaign:
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError("not UTF-8 text", path=path, line=line, hint="save the file as UTF-8") from None
     try:
+        _refuse_hazards(text, path)
         tree = _yaml().load(text)
     except MarkedYAMLError as exc:
         raise _yaml_error(exc, path, text) from None
@@ -360,7 +445,37 @@ def load_campaign(path: str | Path) -> LoadedCampaign:
     except ValidationError as exc:
         errors = [_translate(err, data, path, tree) for err in _merge_unions(exc.errors(), data)]
         raise InputErrors(_dedupe(errors)) from None
-    return LoadedCampaign(spec=spec, path=path, sha256=hashlib.sha256(raw).hexdigest(), tree=tree)
+    loaded = LoadedCampaign(spec=spec, path=path, sha256=hashlib.sha256(raw).hexdigest(), tree=tree)
+    _check_report_dir(loaded)
+    return loaded
+
+
+def _check_report_dir(loaded: LoadedCampaign) -> None:
+    """The summary folder must be inside the campaign's repository, and a folder or creatable: caught
+    now rather than after sending."""
+    wanted = loaded.report_dir
+    if loaded.spec.report.dir:
+        try:
+            confine(wanted, repository_root(loaded.path), loaded.spec.report.dir)
+        except FileRefused as exc:
+            raise loaded.error(
+                ("report", "dir"),
+                f"report.dir: {exc.message}",
+                hint="the summary is written inside the repository that holds the campaign file",
+            ) from None
+    for folder in (wanted, *wanted.parents):
+        if folder.is_dir():
+            return
+        if folder.exists() or folder.is_symlink():
+            keys: KeyPath = ("report", "dir") if loaded.spec.report.dir else ("campaign",)
+            name = "report.dir" if loaded.spec.report.dir else f"the summary folder reports/{loaded.spec.campaign}"
+            what = "" if folder == wanted else f": {display_path(folder)}"
+            raise loaded.error(
+                keys,
+                f"{name} names a file, not a folder{what}",
+                hint="the summary is written there after sending; name a folder"
+                + ("" if loaded.spec.report.dir else " with report.dir"),
+            )
 
 
 def _dedupe(errors: list[InputError]) -> list[InputError]:

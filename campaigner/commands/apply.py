@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, state_option, target_option
 from campaigner.errors import CampaignerError
+from campaigner.text.escape import for_terminal
 
 if TYPE_CHECKING:
     from campaigner.campaign.load import LoadedCampaign
     from campaigner.ledger.messages import Ledger
     from campaigner.plan.build import PlannedMessage, ScenarioChange
     from campaigner.recipients.reader import Skip
+    from campaigner.sending.canary import CanaryOutcome
     from campaigner.sending.job import Job, SendCounts
     from campaigner.sending.target import Connection
 
@@ -36,7 +40,7 @@ class LineProgress:
         self.last_counts: tuple[int, int, int] | None = None
 
     def phase(self, text: str) -> None:
-        click.echo(text)
+        click.echo(for_terminal(text))  # names a scenario, quotes the provider
 
     def sending(self, total: int) -> None:
         self.total = total
@@ -126,14 +130,14 @@ def _confirm(conn: Connection, auto_approve: bool, saved: bool) -> None:
         raise CampaignerError("Apply cancelled; nothing was sent.")
 
 
-def _window(loaded: LoadedCampaign) -> None:
+def _window(loaded: LoadedCampaign, now: datetime) -> None:
     send = loaded.spec.send
-    now = datetime.now(UTC)
     if send.notAfter is not None and now >= send.notAfter:
         raise CampaignerError(
             f"error: the send window closed at {send.notAfter.isoformat()} (send.notAfter); nothing was sent"
         )
-    if send.notBefore is not None and now < send.notBefore:
+    if send.notBefore is not None and now < send.notBefore and send.localHours is None:
+        # with send.localHours, messages are scheduled (sendAt) for notBefore or later instead
         raise CampaignerError(
             f"error: the send window opens at {send.notBefore.isoformat()} (send.notBefore); "
             "run apply then; nothing was sent"
@@ -151,6 +155,9 @@ def _window(loaded: LoadedCampaign) -> None:
 )
 @click.option("--no-wait", is_flag=True, help="Do not wait for delivery reports.")
 @click.option("--show-pii", is_flag=True, help="Show phone numbers and LINE keys unmasked in the plan.")
+@click.option("--accept-canary", is_flag=True, help="After a failed or inconclusive canary: send the rest anyway.")
+@click.option("--retry-canary", is_flag=True, help="After a failed or inconclusive canary: wait for more reports.")
+@click.option("--resume-stopped", is_flag=True, help="Continue a send that send.stopWhen stopped.")
 @click.option(
     "--new-ledger",
     is_flag=True,
@@ -164,6 +171,9 @@ def command(
     wait: str | None,
     no_wait: bool,
     show_pii: bool,
+    accept_canary: bool,
+    retry_canary: bool,
+    resume_stopped: bool,
     new_ledger: bool,
     target: str | None,
     state: str | None,
@@ -175,9 +185,15 @@ def command(
     from campaigner.plan.build import MessageStream, build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.plan.saved import read_plan
+    from campaigner.plan.schedule import LiveSchedule, scheduled, scheduler_for
     from campaigner.sending.horizon import refuse_fresh_runner
     from campaigner.sending.target import choose_target, connect, state_location
 
+    if accept_canary and retry_canary:
+        raise CampaignerError("error: --accept-canary and --retry-canary exclude each other; choose one")
+    rollout = Rollout(
+        decision="accept" if accept_canary else "retry" if retry_canary else None, resume_stopped=resume_stopped
+    )
     saved = None
     if source.suffix.lower() in (".yaml", ".yml"):
         loaded = load_campaign(source)
@@ -185,14 +201,19 @@ def command(
         saved = read_plan(source)
         saved.verify_inputs()
         loaded = load_campaign(saved.campaign_file)
-    wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    try:
+        wait_seconds = 0.0 if no_wait else (parse_duration(wait) if wait else loaded.spec.report.wait)
+    except ValueError as exc:
+        raise CampaignerError(f"error: --wait: {exc}") from None
     chosen = choose_target(target, for_apply=True)
     if saved is not None and saved.target_id != chosen.id:
         raise CampaignerError(
             f"error: {source} was planned for target {saved.target_id}, but the target now is {chosen.id}; "
             "make the plan again for this target"
         )
-    _window(loaded)
+    now = datetime.now(UTC)  # one instant for the plan shown and every pass's schedule (send.localHours)
+    _window(loaded, now)
+    scheduler = scheduler_for(loaded, now)
     campaign = loaded.spec.campaign
     bulk = make_bulk_id(chosen.id, campaign)
     location = state_location(given=state)
@@ -205,13 +226,17 @@ def command(
             change = lookup_scenario(conn, loaded, ledger)
             if saved is None:
                 plan = build_plan(
-                    loaded, target_id=chosen.id, scenario=change, lookup=sent_lookup(ledger, chosen, campaign)
+                    loaded,
+                    target_id=chosen.id,
+                    scenario=change,
+                    lookup=sent_lookup(ledger, chosen, campaign),
+                    now=now,
                 )
                 text = planview.to_text(plan, target_line="", show_pii=show_pii).lstrip("\n")
                 click.echo(text, nl=False)
                 to_send, skipped = plan.stats.to_send, dict(plan.stats.skipped)
 
-                def messages() -> Iterator[PlannedMessage | Skip]:
+                def unscheduled() -> Iterator[PlannedMessage | Skip]:
                     stream = MessageStream(loaded, chosen.id)
                     try:
                         yield from stream
@@ -221,7 +246,18 @@ def command(
                 footer = saved.footer
                 to_send, skipped = int(footer["messages"]), dict(footer["skipped"])
                 click.echo(f"Applying the saved plan {source}: {to_send} message(s), made for {saved.target_id}.")
-                messages = saved.messages
+                unscheduled = saved.messages  # with send.localHours its messages carry their zones
+
+            def planned() -> Iterator[PlannedMessage | Skip]:
+                """The messages as the plan shown (scheduled for the instant apply started)."""
+                return unscheduled() if scheduler is None else scheduled(unscheduled(), scheduler)
+
+            def messages() -> Iterator[PlannedMessage | Skip]:
+                """The messages to send, each scheduled for the instant it is claimed."""
+                if scheduler is None:
+                    return unscheduled()
+                return scheduled(unscheduled(), LiveSchedule(loaded, scheduler, lambda: datetime.now(UTC)))
+
             _confirm(conn, auto_approve, saved is not None)
             command_line = "campaigner apply " + str(source)
             with ledger.lock(chosen.id, campaign, command=command_line):
@@ -229,13 +265,27 @@ def command(
                     # Looked up before the lock: an apply that held it meanwhile may have created or
                     # updated the scenario already; look again so that it is not created twice.
                     change = lookup_scenario(conn, loaded, ledger)
-                counts = asyncio.run(_apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds))
+                try:
+                    counts = asyncio.run(
+                        _apply(conn, ledger, loaded, change, bulk, messages, to_send, wait_seconds, rollout)
+                    )
+                except KeyboardInterrupt:
+                    for line in interrupted_lines(ledger.counts(chosen.id, campaign)["messages"], source):
+                        click.echo(line, err=True)
+                    raise click.exceptions.Exit(130) from None
+                from campaigner.sending.canary import canary_summary
                 from campaigner.sending.reports import plan_tally, write_summary
 
-                # The window closed before every message was claimed: those the ledger never saw are
-                # counted from the plan, so the summary says they were not sent.
-                never_sent = plan_tally(ledger, chosen, campaign, messages()).never_sent if counts.window_closed else 0
-                written = write_summary(ledger, loaded, chosen, bulk, skipped=skipped, never_sent=never_sent)
+                # The window closed (send.notAfter, or a local window that closed while apply ran and opens
+                # only after notAfter), stopWhen stopped, or the canary held back the rest, before every
+                # message was claimed: those the ledger never saw are counted from the plan, as not sent.
+                held = counts.window_closed or counts.stopped or (rollout.canary and not rollout.canary.go)
+                tally = held or scheduler is not None
+                never_sent = plan_tally(ledger, chosen, campaign, planned()).never_sent if tally else 0
+                canary = canary_summary(ledger, chosen.id, campaign, loaded.spec.send.canary)
+                written = write_summary(
+                    ledger, loaded, chosen, bulk, skipped=skipped, never_sent=never_sent, canary=canary
+                )
     finally:
         ledger.close()
     _print_outcome(counts, written.directory, written.summary)
@@ -244,9 +294,54 @@ def command(
             f"{written.summary.not_sent} message(s) not sent: the send window closed at "
             f"{loaded.spec.send.notAfter} (send.notAfter)."
         )
+    elif scheduler is not None and written.summary.not_sent:
+        click.echo(
+            f"{written.summary.not_sent} message(s) not sent: their local window (send.localHours) closed while "
+            "apply ran and opens again only after send.notAfter."
+        )
+    if counts.stopped:
+        click.echo(
+            f"Sending stopped: {counts.stopped}; {written.summary.not_sent} message(s) not sent. "
+            "Run apply --resume-stopped to continue."
+        )
+    if rollout.canary is not None and not rollout.canary.go:
+        click.echo(_canary_line(rollout.canary))
+        raise click.exceptions.Exit(1)
     rec = written.summary.recipients
     if rec.get("rejected", 0) or rec.get("unknown", 0) or written.summary.not_sent:
         raise click.exceptions.Exit(1)
+
+
+@dataclass
+class Rollout:
+    """The canary and stop decisions an apply was given, and what its canary decided."""
+
+    decision: Literal["accept", "retry"] | None = None
+    resume_stopped: bool = False
+    canary: CanaryOutcome | None = None
+
+
+def _canary_line(outcome: CanaryOutcome) -> str:
+    if outcome.state == "sending":
+        return f"Canary not decided: {outcome.reason}; run apply again to settle them."
+    return (
+        f"Canary {outcome.state}: {outcome.reason}; nothing more was sent. Run apply --accept-canary to send the "
+        "rest anyway, or --retry-canary to wait for more reports."
+    )
+
+
+def interrupted_lines(states: dict[str, int], source: Path) -> list[str]:
+    """What a person must know after Ctrl-C: what went out, what is in doubt, and that a re-run settles it."""
+    doubt = states.get("sending", 0) + states.get("unknown", 0)
+    lines = [
+        f"Interrupted: {states.get('accepted', 0)} accepted, {states.get('rejected', 0)} rejected, "
+        f"{doubt} in doubt (sent, no answer)."
+    ]
+    settle = (
+        f"it settles the {doubt} in doubt through the provider's logs before sending anything else, " if doubt else ""
+    )
+    lines.append(f"Run `campaigner apply {source}` again: {settle}and sends no message twice.")
+    return lines
 
 
 async def _apply(
@@ -258,10 +353,11 @@ async def _apply(
     messages: Any,
     to_send: int,
     wait_seconds: float,
+    rollout: Rollout,
 ) -> SendCounts:
     from campaigner.omni.client import OmniClient
     from campaigner.sending.apply import ensure_scenario, send_campaign
-    from campaigner.sending.job import Job
+    from campaigner.sending.job import Job, merge
     from campaigner.sending.reports import collect_reports
 
     spec = loaded.spec
@@ -276,15 +372,45 @@ async def _apply(
         concurrency=spec.send.concurrency,
         not_after=spec.send.notAfter,
     )
+    target_id = conn.target.id
+    stopped = ledger.stopped(target_id, spec.campaign)
+    if stopped is not None:
+        if not rollout.resume_stopped:
+            raise CampaignerError(
+                f"error: the last apply of {spec.campaign} was stopped ({stopped}); nothing more was sent. "
+                "Review the summary, then run apply --resume-stopped to continue"
+            )
+        ledger.clear_stop(target_id, spec.campaign)
+        progress.phase("Resuming the stopped send (--resume-stopped).")
     async with OmniClient(conn.config, max_connections=spec.send.concurrency) as client:
         key = await ensure_scenario(client, ledger, conn.target, change, progress)
-        if (
-            to_send
-            or ledger.count_in_doubt(conn.target.id, spec.campaign)
-            or not ledger.campaign_known(conn.target.id, spec.campaign)
-        ):
-            progress.sending(to_send)
-            counts = await send_campaign(client, ledger, job, key, progress)
+        retry_rejected = True
+        if spec.send.canary is not None:
+            from campaigner.plan.canary import plan_digest
+            from campaigner.sending.canary import run_canary
+
+            rollout.canary = outcome = await run_canary(
+                client,
+                ledger,
+                job,
+                key,
+                progress,
+                spec.send.canary,
+                plan_digest(loaded),
+                to_send=to_send,
+                decision=rollout.decision,
+            )
+            if not outcome.go:
+                return outcome.counts
+            retry_rejected = not outcome.sent_now  # the canary's rejections were just counted: keep them
+            to_send = max(0, to_send - outcome.unsent_before)
+        job = dataclasses.replace(job, stop_when=spec.send.stopWhen)
+        in_doubt = ledger.count_in_doubt(conn.target.id, spec.campaign)
+        if to_send or in_doubt or not ledger.campaign_known(conn.target.id, spec.campaign):
+            progress.sending(to_send + in_doubt)  # those in doubt may go again once settled
+            counts = await send_campaign(client, ledger, job, key, progress, retry_rejected=retry_rejected)
+            if rollout.canary is not None:
+                merge(counts, rollout.canary.counts)
         else:
             from campaigner.sending.job import SendCounts
 
@@ -308,6 +434,6 @@ def _print_outcome(counts: SendCounts, directory: Path, summary: Any) -> None:
             parts.append(f"{counts.unknown} still in doubt (run apply again)")
         click.echo(f"Sent in {counts.requests} request(s): " + ", ".join(parts) + ".")
     for reason, n in sorted(counts.rejections.items(), key=lambda kv: -kv[1])[:5]:
-        click.echo(f"  rejected {n}: {reason}")
-    click.echo(headline(summary))
+        click.echo(for_terminal(f"  rejected {n}: {reason}"))
+    click.echo(for_terminal(headline(summary)))
     click.echo(f"Summary: {directory}/summary.md, {directory}/report.html, {directory}/messages.csv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ def open_ledger(target: Target, *, create: bool, state: str | None = None) -> Le
     if not create and not location.exists():
         return None
     if location.path is not None:
-        location.path.parent.mkdir(parents=True, exist_ok=True)
+        location.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     ledger = Ledger(location.value, create=create)
     if getattr(ledger.store, "empty", False):  # a server database campaigner never wrote to
         ledger.close()
@@ -84,5 +85,9 @@ def lookup_scenario(conn: Connection, loaded: LoadedCampaign, ledger: Ledger | N
 
 
 def atomic_write_path(path: Path) -> Path:
+    """A fresh owner-only temporary file beside ``path`` (a saved plan holds every phone number)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    return tmp

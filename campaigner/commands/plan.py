@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -55,11 +55,12 @@ def command(
     ledger = open_ledger(chosen, create=False, state=state)
     upper_bound: str | None = None
     try:
-        with connect(chosen, state=state_location(given=state)) as conn:
+        with connect(chosen, state=state_location(given=state), writes=False) as conn:
             change = lookup_scenario(conn, loaded, ledger)
             lookup = sent_lookup(ledger, chosen, loaded.spec.campaign)
             if ledger is None or not ledger.campaign_known(chosen.id, loaded.spec.campaign):
                 lookup, upper_bound = _from_logs(conn, loaded, ids.bulk_id(chosen.id, loaded.spec.campaign))
+            canary_line = _canary_line(ledger, chosen.id, loaded)
 
         if out is None:
             plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)
@@ -73,6 +74,7 @@ def command(
                         target_id=chosen.id,
                         bulk_id=ids.bulk_id(chosen.id, loaded.spec.campaign),
                         scenario=change,
+                        plan_dir=out.parent,
                     )
                     plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
                     writer.finish(plan)
@@ -89,6 +91,8 @@ def command(
         click.echo(planview.to_markdown(plan, target_line=conn.description, show_pii=show_pii), nl=False)
     else:
         click.echo(planview.to_text(plan, target_line=conn.description, show_pii=show_pii), nl=False)
+        if canary_line:
+            click.echo(canary_line)
     if upper_bound is not None:
         click.echo(
             f"Note: the ledger has no record of this campaign and the provider's logs could not be read "
@@ -99,6 +103,26 @@ def command(
         click.echo(f"Saved the plan to {out}; apply it with `campaigner apply {out}`.", err=True)
     if detailed_exitcode and plan.has_changes:
         raise click.exceptions.Exit(2)
+
+
+def _canary_line(ledger: Any, target_id: str, loaded: Any) -> str | None:
+    """What the ledger says of this plan's canary (its sample is kept: the line above is its first size)."""
+    if ledger is None or loaded.spec.send.canary is None:
+        return None
+    from campaigner.plan.canary import plan_digest
+
+    record = ledger.canary(target_id, loaded.spec.campaign, plan_digest(loaded))
+    if record is None:
+        return None
+    why = f" ({record.reason})" if record.reason else ""
+    if record.state in ("passed", "accepted"):
+        return f"The canary of this plan was {record.state}{why}: apply sends the rest without a new one."
+    if record.state in ("failed", "inconclusive"):
+        return (
+            f"The canary of this plan was {record.state}{why}: apply sends nothing until "
+            "--accept-canary or --retry-canary."
+        )
+    return f"The canary of this plan ({record.size} message(s)) is {record.state}: apply resumes it."
 
 
 def _from_logs(conn: Connection, loaded: LoadedCampaign, bulk: str) -> tuple[SentLookup, str | None]:

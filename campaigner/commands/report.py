@@ -9,6 +9,7 @@ import click
 
 from campaigner.commands.common import open_ledger, state_option, target_option
 from campaigner.errors import CampaignerError
+from campaigner.text.escape import for_terminal
 
 
 @click.command("report")
@@ -57,9 +58,14 @@ def command(campaign_file: Path, wait: str, target: str | None, state: str | Non
                         )
 
                 stored, pending = asyncio.run(fetch())
-            written = write_summary(ledger, loaded, chosen, bulk, skipped=tally.skipped, never_sent=tally.never_sent)
+            from campaigner.sending.canary import canary_summary
+
+            canary = canary_summary(ledger, chosen.id, campaign, loaded.spec.send.canary)
+            written = write_summary(
+                ledger, loaded, chosen, bulk, skipped=tally.skipped, never_sent=tally.never_sent, canary=canary
+            )
     finally:
         ledger.close()
     click.echo(f"Stored {stored} new report(s); {pending} message(s) still without a final report.")
-    click.echo(headline(written.summary))
+    click.echo(for_terminal(headline(written.summary)))
     click.echo(f"Summary: {written.directory}/summary.md")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -29,9 +31,21 @@ def command(campaign_file: Path, target: str | None, state: str | None) -> None:
         return
     try:
         counts = ledger.counts(chosen.id, campaign)
+        canary = ledger.latest_canary(chosen.id, campaign)
+        stopped = ledger.stopped(chosen.id, campaign)
+        hours = ledger.scheduled_by_hour(chosen.id, campaign, now=time.time())
     finally:
         ledger.close()
     click.echo(f"{campaign}:")
     for section, values in counts.items():
         shown = ", ".join(f"{k} {v}" for k, v in values.items())
         click.echo(f"  {section}: {shown or 'none'}")
+    if canary is not None:
+        why = f": {canary.reason}" if canary.reason else ""
+        click.echo(f"  canary: {canary.state}, {canary.size} recipient(s){why}")
+    if stopped is not None:
+        click.echo(f"  stopped: {stopped} (apply --resume-stopped continues)")
+    if hours:
+        click.echo(f"  scheduled: {sum(n for _, n in hours)} accepted with a later sendAt, by hour (UTC):")
+        for hour, n in hours:
+            click.echo(f"    {datetime.fromtimestamp(hour, UTC).strftime('%Y-%m-%d %H:00')}  {n}")

@@ -24,6 +24,8 @@ def command(paths: tuple[str, ...]) -> None:
     for path in files:
         try:
             loaded = load_campaign(path)
+            for warning in loaded.warning_lines():
+                click.echo(warning, err=True)
             stream = MessageStream(loaded, "validate")
             try:
                 for _item in stream:  # renders every row: a row that fails is an error

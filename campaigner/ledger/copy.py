@@ -19,7 +19,7 @@ PAGE: Final = 1000
 
 _MESSAGE_COLUMNS: Final = (
     "target, message_id, campaign, recipient_id, row, payload_hash, state, attempts, requested_at, answered_at, "
-    "check_after, provider_status_json, reason, adopted"
+    "check_after, provider_status_json, reason, adopted, send_at"
 )
 _REPORT_COLUMNS: Final = "target, message_id, bulk_id, status_group, final, raw_json, source, received_at"
 
@@ -119,7 +119,7 @@ def _copy_messages(tx: Tx, source: Ledger, dest: Ledger, batch: list[tuple[Any, 
                 f"{source.where}; the ledgers disagree, nothing was copied"
             )
     if new:
-        marks = ", ".join("?" * 14)
+        marks = ", ".join("?" * len(_MESSAGE_COLUMNS.split(",")))
         counts.messages += tx.executemany(f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES ({marks})", new).rowcount
 
 

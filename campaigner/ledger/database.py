@@ -10,10 +10,14 @@ applied in one transaction at open; ``PRAGMA application_id`` marks the file as 
 - ``campaigns(target, campaign, bulk_id, first_seen, reports_state)``: campaigns this ledger has sent or
   adopted; ``reports_state`` says whether reports the provider handed out may have been lost.
 - ``messages(target, message_id, campaign, recipient_id, row, payload_hash, state, attempts,
-  requested_at, answered_at, check_after, provider_status_json, reason, adopted)``: one row per message.
+  requested_at, answered_at, check_after, provider_status_json, reason, adopted, send_at)``: one row per
+  message; ``send_at`` is the ``sendAt`` it was sent with (``send.localHours``), NULL for at once.
 - ``reports(target, message_id, bulk_id, status_group, final, raw_json, source, received_at)``: one
   delivery report per message, stored raw (``source`` is ``reports``, or ``logs`` when it was read from
   the provider's logs; a real report replaces a logs one, never the reverse; a final report is kept).
+- ``canaries(target, campaign, digest, state, size, wait_until, reason, created_at, decided_at)`` and
+  ``canary_messages(target, campaign, digest, message_id)``: a canary and its sample, per plan digest;
+  ``stops(target, campaign, reason, stopped_at)``: an apply that ``send.stopWhen`` stopped.
 
 Errors (busy, corrupt, read-only, another program's database, a newer schema) become one line naming
 the file.
@@ -78,6 +82,26 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         # Reports are returned once: NULL when every report fetched was stored; 'fetching' while a request
         # for them is out (left behind by a crash); 'lost' when a request's answer never came.
         "ALTER TABLE campaigns ADD COLUMN reports_state TEXT CHECK (reports_state IN ('fetching', 'lost'))",
+    ),
+    (
+        # send.localHours: the sendAt a message was sent with (epoch seconds; NULL: at once), so reports
+        # are awaited only for what is due and the summary and status count the rest as scheduled.
+        "ALTER TABLE messages ADD COLUMN send_at REAL",
+    ),
+    (
+        # The canary (issue 12): one per plan digest, its sample stored before any of it is sent.
+        """CREATE TABLE canaries (
+            target TEXT NOT NULL, campaign TEXT NOT NULL, digest TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('sending','waiting','passed','failed','inconclusive','accepted')),
+            size INTEGER NOT NULL, wait_until REAL, reason TEXT, created_at REAL NOT NULL, decided_at REAL,
+            PRIMARY KEY (target, campaign, digest)) STRICT""",
+        """CREATE TABLE canary_messages (
+            target TEXT NOT NULL, campaign TEXT NOT NULL, digest TEXT NOT NULL, message_id TEXT NOT NULL,
+            PRIMARY KEY (target, campaign, digest, message_id)) STRICT""",
+        # An apply that send.stopWhen stopped: a re-run continues only with --resume-stopped.
+        """CREATE TABLE stops (
+            target TEXT NOT NULL, campaign TEXT NOT NULL, reason TEXT NOT NULL, stopped_at REAL NOT NULL,
+            PRIMARY KEY (target, campaign)) STRICT""",
     ),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

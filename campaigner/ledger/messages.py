@@ -1,7 +1,9 @@
 """The ledger: all of campaigner's SQL — scenario keys, message states and reports, keyed by target.
 
-The file, its schema and transactions are in ``ledger.database``; delivery reports and the views the summary
-reads in ``ledger.reports``; this module holds the message state machine and is what apply uses.
+``Ledger(location)`` opens a SQLite file (``ledger.database``) or a PostgreSQL database (``ledger.postgres``,
+for a ``postgresql://`` URL) behind one interface (``ledger.store``); the SQL here is the same for both.
+Delivery reports and the views the summary reads are in ``ledger.reports``; this module holds the message
+state machine and is what apply uses. ("``synchronous=FULL``" below means a durable commit on either backend.)
 
 A message's states::
 
@@ -31,8 +33,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from campaigner.errors import CampaignerError
+from campaigner.ledger.canary import CanaryLedger
 from campaigner.ledger.database import StatusJson, dump_json
-from campaigner.ledger.reports import ReportLedger
 from campaigner.ledger.store import Tx
 
 STATE_ENV: Final = "CAMPAIGNER_STATE"
@@ -42,12 +44,13 @@ INTERRUPTED: Final = "interrupted: no answer was recorded (crash or kill while s
 
 @dataclass(frozen=True, slots=True)
 class MessageIntent:
-    """A message apply is about to send: its id, recipient, CSV row and the hash of its payload."""
+    """A message apply is about to send: its id, recipient, CSV row, the hash of its payload, its sendAt."""
 
     message_id: str
     recipient_id: str
     row: int
     payload_hash: str
+    send_at: float | None = None  # epoch seconds of its sendAt (send.localHours); None: at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,7 @@ def default_state_path(environ: Mapping[str, str], cwd: Path) -> Path:
     return path if path.is_absolute() else cwd / path
 
 
-class Ledger(ReportLedger):
+class Ledger(CanaryLedger):
     """The ledger at ``path``: ``with Ledger(path) as ledger: ...``; every method is one transaction."""
 
     # -- scenarios and campaigns --------------------------------------------------------------------
@@ -168,13 +171,17 @@ class Ledger(ReportLedger):
             claimed = [i for i in unique if known.get(i.message_id, "planned") == "planned"]
             conn.executemany(
                 "INSERT INTO messages (target, message_id, campaign, recipient_id, row, payload_hash, state, "
-                "attempts, requested_at) VALUES (?, ?, ?, ?, ?, ?, 'sending', 1, ?) "
+                "attempts, requested_at, send_at) VALUES (?, ?, ?, ?, ?, ?, 'sending', 1, ?, ?) "
                 "ON CONFLICT (target, message_id) DO UPDATE SET state = 'sending', "
                 "attempts = messages.attempts + 1, requested_at = excluded.requested_at, "
                 "recipient_id = excluded.recipient_id, row = excluded.row, "
                 "payload_hash = excluded.payload_hash, answered_at = NULL, check_after = NULL, "
-                "reason = NULL, provider_status_json = NULL WHERE messages.state = 'planned'",
-                [(target, i.message_id, campaign, i.recipient_id, i.row, i.payload_hash, at) for i in claimed],
+                "reason = NULL, provider_status_json = NULL, send_at = excluded.send_at "
+                "WHERE messages.state = 'planned'",
+                [
+                    (target, i.message_id, campaign, i.recipient_id, i.row, i.payload_hash, at, i.send_at)
+                    for i in claimed
+                ],
             )
         return [i.message_id for i in claimed]
 
@@ -259,23 +266,32 @@ class Ledger(ReportLedger):
             ).rowcount
 
     def adopt(
-        self, target: str, campaign: str, found: Sequence[tuple[str, str | None, StatusJson]], *, at: float
+        self,
+        target: str,
+        campaign: str,
+        found: Sequence[tuple[str, str | None, StatusJson]],
+        *,
+        at: float,
+        send_at: Mapping[str, float] | None = None,
     ) -> int:
         """Messages found in the provider's logs become ``accepted`` (flagged adopted).
 
-        ``found`` holds (message_id, to, status). New ids are inserted (row unknown until
+        ``found`` holds (message_id, to, status); ``send_at``: the sendAt of those the provider holds for
+        later (a send_at already recorded is kept). New ids are inserted (row unknown until
         ``record_planned``); ``planned``/``sending``/``unknown`` ones move; ``accepted`` and ``rejected``
         are terminal and stay as they are. Returns how many messages were adopted.
         """
+        later = send_at or {}
         with self._write(full=False) as conn:
             return conn.executemany(
                 "INSERT INTO messages (target, message_id, campaign, recipient_id, state, attempts, "
-                "answered_at, provider_status_json, adopted) VALUES (?, ?, ?, ?, 'accepted', 1, ?, ?, 1) "
+                "answered_at, provider_status_json, adopted, send_at) "
+                "VALUES (?, ?, ?, ?, 'accepted', 1, ?, ?, 1, ?) "
                 "ON CONFLICT (target, message_id) DO UPDATE SET state = 'accepted', adopted = 1, "
                 "answered_at = excluded.answered_at, provider_status_json = excluded.provider_status_json, "
-                "reason = NULL, check_after = NULL "
+                "reason = NULL, check_after = NULL, send_at = COALESCE(messages.send_at, excluded.send_at) "
                 "WHERE messages.state IN ('planned', 'sending', 'unknown')",
-                [(target, mid, campaign, to, at, dump_json(status)) for mid, to, status in found],
+                [(target, mid, campaign, to, at, dump_json(status), later.get(mid)) for mid, to, status in found],
             ).rowcount
 
     def _move(self, sql: str, params: list[tuple[Any, ...]]) -> int:

@@ -200,7 +200,9 @@ class PostgresStore:
         with self._guard():
             cur = conn.cursor()
             head = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK[0]}, {WRITE_LOCK[1]})"
-            cur.execute((head if full else head + "; SET LOCAL synchronous_commit TO off").encode())
+            # durable: on even where the server's default is off (claims and reports must survive a crash)
+            sync = "on" if full else "off"
+            cur.execute(f"{head}; SET LOCAL synchronous_commit TO {sync}".encode())
             try:
                 yield PgTx(cur)
                 cur.execute(b"COMMIT")

@@ -45,6 +45,7 @@ class Outcome:
     report: dict[str, Any] | None
     report_source: str | None
     report_received_at: float | None
+    send_at: float | None = None  # the sendAt it was sent with (send.localHours), epoch seconds
 
 
 def open_store(location: Path | str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, create: bool = True) -> Store:
@@ -128,11 +129,33 @@ class ReportLedger:
             rows = conn.execute(sql, params).fetchall()
         return [str(r[0]) for r in rows]
 
-    def count_without_report(self, target: str, campaign: str) -> int:
-        """How many accepted messages still wait for a final report (no list held in memory)."""
+    def count_without_report(self, target: str, campaign: str, *, due_by: float | None = None) -> int:
+        """How many accepted messages still wait for a final report (no list held in memory).
+
+        ``due_by`` (epoch seconds): count only those sent at once or with a ``sendAt`` no later than it.
+        """
+        sql = f"SELECT COUNT(*) {self._WITHOUT_REPORT}"
+        params: tuple[Any, ...] = (target, campaign)
+        if due_by is not None:
+            sql += " AND (m.send_at IS NULL OR m.send_at <= ?)"
+            params += (due_by,)
         with self._read() as conn:
-            row = conn.execute(f"SELECT COUNT(*) {self._WITHOUT_REPORT}", (target, campaign)).fetchone()
+            row = conn.execute(sql, params).fetchone()
         return int(row[0])
+
+    def scheduled_by_hour(self, target: str, campaign: str, *, now: float) -> list[tuple[float, int]]:
+        """Accepted messages whose ``sendAt`` is after ``now`` and without a final report, by UTC hour
+        (the hour's start in epoch seconds), earliest first."""
+        with self._read() as conn:  # few distinct sendAt values (slots per zone set): bucketed here, portably
+            rows = conn.execute(
+                f"SELECT m.send_at, COUNT(*) {self._WITHOUT_REPORT} AND m.send_at > ? GROUP BY m.send_at",
+                (target, campaign, now),
+            ).fetchall()
+        hours: dict[float, int] = {}
+        for send_at, n in rows:
+            hour = float(int(send_at // 3600) * 3600)
+            hours[hour] = hours.get(hour, 0) + int(n)
+        return sorted(hours.items())
 
     # -- reports ------------------------------------------------------------------------------------
 
@@ -258,7 +281,7 @@ class ReportLedger:
         rows = self.store.stream(
             "SELECT m.row, m.message_id, m.recipient_id, m.state, m.reason, m.requested_at, "
             "m.answered_at, m.attempts, m.adopted, m.provider_status_json, r.raw_json, r.source, "
-            "r.received_at FROM messages m LEFT JOIN reports r "
+            "r.received_at, m.send_at FROM messages m LEFT JOIN reports r "
             "ON r.target = m.target AND r.message_id = m.message_id "
             "WHERE m.target = ? AND m.campaign = ? ORDER BY m.row NULLS FIRST, m.message_id",
             (target, campaign),
@@ -279,6 +302,7 @@ class ReportLedger:
                 report=load_json(r[10]),
                 report_source=r[11],
                 report_received_at=r[12],
+                send_at=r[13],
             )
 
 

@@ -34,6 +34,7 @@ from campaigner.errors import (
     OutcomeUnknownError,
     ProviderError,
     RateLimitedError,
+    TargetError,
 )
 from campaigner.omni.config import (
     REDACTED,
@@ -42,6 +43,7 @@ from campaigner.omni.config import (
     ClientConfig,
     Timeouts,
     normalize_base_url,
+    redact,
 )
 from campaigner.omni.models import (
     AdvancedRequest,
@@ -186,21 +188,28 @@ class OmniClient:
         self._rng = random.Random()
         self._secrets = tuple(s for s in config.auth.secrets() if s)
         t = config.timeouts
-        self._http = httpx.AsyncClient(
-            base_url=config.base_url,
-            headers={
-                "Authorization": config.auth.header(),
-                "User-Agent": config.user_agent,
-                "Accept": "application/json",
-            },
-            timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            # aiohttp's pool under httpx's API: httpx's own pool stalls at high concurrency (omni/transport.py)
-            transport=transport or AiohttpTransport(max_connections=max_connections, trust_env=not config.is_loopback),
-            follow_redirects=False,
-            # Environment proxies must not capture the loopback sandbox.
-            trust_env=not config.is_loopback,
-        )
+        try:
+            self._http = httpx.AsyncClient(
+                base_url=config.base_url,
+                headers={
+                    "Authorization": config.auth.header(),
+                    "User-Agent": config.user_agent,
+                    "Accept": "application/json",
+                },
+                timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+                limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+                # aiohttp's pool under httpx's API: httpx's own pool stalls at high concurrency (omni/transport.py)
+                transport=transport
+                or AiohttpTransport(max_connections=max_connections, trust_env=not config.is_loopback),
+                follow_redirects=False,
+                # Environment proxies must not capture the loopback sandbox.
+                trust_env=not config.is_loopback,
+            )
+        except (UnicodeError, ValueError, httpx.HTTPError) as exc:  # a header no HTTP request can carry
+            raise TargetError(
+                "error: the credentials hold characters an HTTP header cannot carry "
+                f"({type(exc).__name__}; the value is not shown): set them again"
+            ) from None
         # Logs allow 120 calls a minute: a burst of that many, then two a second.
         per_minute = config.logs_per_minute
         self._logs_limiter = AsyncLimiter(per_minute, 60.0) if per_minute else None
@@ -501,9 +510,7 @@ class OmniClient:
         return [r for r in results if isinstance(r, dict)]
 
     def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return redact(text, self._secrets)
 
     def _log(self, method: str, path: str, outcome: str, started: float, attempt: int) -> None:
         if log.isEnabledFor(logging.DEBUG):

@@ -16,7 +16,16 @@ from campaigner import __version__
 from campaigner.errors import TargetError
 from campaigner.omni.retry import RetryPolicy
 
-__all__ = ["ApiKeyAuth", "BasicAuth", "ClientConfig", "Timeouts", "is_loopback", "normalize_base_url"]
+__all__ = [
+    "ApiKeyAuth",
+    "BasicAuth",
+    "ClientConfig",
+    "Timeouts",
+    "is_loopback",
+    "normalize_base_url",
+    "redact",
+    "secret_variants",
+]
 
 DEFAULT_USER_AGENT: Final = f"campaigner/{__version__}"
 REDACTED: Final = "[redacted]"
@@ -115,6 +124,43 @@ def _env(environ: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
+def _secret(environ: Mapping[str, str], name: str) -> str | None:
+    """A secret from the environment, its characters checked (never shown): an API key is printable ASCII
+    without spaces, a user name or password has no line break or other control character.
+    """
+    value = _env(environ, name)
+    if value is None:
+        return None
+    if name == "INFOBIP_API_KEY":
+        bad = next((i for i, ch in enumerate(value, 1) if not ("!" <= ch <= "~")), None)
+        what = "a space, a line break, a control or a non-ASCII character"
+    else:
+        bad = next((i for i, ch in enumerate(value, 1) if not ch.isprintable() and ch != " "), None)
+        what = "a line break or another control character"
+    if name == "INFOBIP_USERNAME" and bad is None and ":" in value:
+        bad, what = value.index(":") + 1, "a ':'"
+    if bad is not None:
+        raise TargetError(
+            f"error: {name} has {what} at character {bad}, which cannot be part of it "
+            "(set it again, copied without surrounding text; its value is not shown)"
+        )
+    return value
+
+
+def secret_variants(secret: str) -> tuple[str, ...]:
+    """A secret as it may appear in an error's text: as is, and escaped as ``repr`` shows it and its bytes."""
+    forms = {secret, repr(secret)[1:-1], repr(secret.encode("utf-8", "backslashreplace"))[2:-1]}
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every form of every secret replaced by :data:`REDACTED`."""
+    for secret in secrets:
+        for form in secret_variants(secret):
+            text = text.replace(form, REDACTED)
+    return text
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClientConfig:
     """Where and how the client talks to OMNI. ``repr`` never shows a secret."""
@@ -146,9 +192,9 @@ class ClientConfig:
         None when none of them is set; :class:`TargetError` when the set is incomplete or ambiguous.
         """
         base = _env(environ, "INFOBIP_BASE_URL")
-        key = _env(environ, "INFOBIP_API_KEY")
-        user = _env(environ, "INFOBIP_USERNAME")
-        password = _env(environ, "INFOBIP_PASSWORD")
+        key = _secret(environ, "INFOBIP_API_KEY")
+        user = _secret(environ, "INFOBIP_USERNAME")
+        password = _secret(environ, "INFOBIP_PASSWORD")
         if not (base or key or user or password):
             return None
         if key and (user or password):

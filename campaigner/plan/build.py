@@ -10,14 +10,20 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from campaigner.campaign.load import LoadedCampaign
 from campaigner.content.sms import SmsMeasure
 from campaigner.content.templates import Rendered, SandboxLimitError, compile_content
-from campaigner.errors import InputError, InputErrors
+from campaigner.errors import InputError, InputErrors, display_path
 from campaigner.plan import ids
+from campaigner.plan.message import Payload as Payload
+from campaigner.plan.message import PlannedMessage as PlannedMessage
+from campaigner.plan.schedule import ScheduleStats, scheduled, scheduler_for
 from campaigner.recipients.reader import SKIP_REASONS, Recipient, Skip, open_recipients
+from campaigner.schedule.windows import NO_TIME_ZONE, SCHEDULE_SKIP_REASONS
+from campaigner.schedule.zones import ZoneFinder, load_zone
 
 SAMPLES = 3
 FIRST_ROWS = 5
@@ -25,29 +31,11 @@ LOOKUP_CHUNK = 2000
 MAX_ROW_ERRORS = 20  # rows that fail to render: report this many, then stop reading
 # Sent states: the ledger knows the provider has (or may have) these; apply never sends them afresh.
 SENT_STATES = frozenset({"accepted", "sending", "unknown"})
+IN_DOUBT_STATES = frozenset({"sending", "unknown"})
+"""Claimed by an apply that got no answer: settled through the provider's logs before anything else is sent."""
 
 SentLookup = Callable[[Sequence[str]], dict[str, str]]
 """message ids -> ledger state for those the ledger knows (a read-only view of the ledger)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Payload:
-    """One rendered content: the API's ``line`` and ``sms`` objects, shared by identical recipients."""
-
-    hash: str
-    body: dict[str, Any]
-    sms: SmsMeasure | None
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedMessage:
-    """One recipient's message."""
-
-    row: int
-    recipient_id: str
-    message_id: str
-    to: dict[str, str]
-    payload: Payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +126,7 @@ class PlanStats:
     rows: int = 0
     to_send: int = 0
     already_sent: int = 0
+    in_doubt: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_rows: dict[str, list[int]] = field(default_factory=dict)
     requests: int = 0
@@ -148,6 +137,7 @@ class PlanStats:
     line_type: str | None = None
     samples: list[Sample] = field(default_factory=list)
     distinct_payloads_seen: int = 0
+    schedule: ScheduleStats | None = None  # with send.localHours
 
     def skip(self, item: Skip) -> None:
         self.skipped[item.reason] += 1
@@ -168,7 +158,8 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return self.stats.to_send > 0 or self.scenario.action != "none"
+        """Something to send, to settle (messages in doubt) or a scenario to change."""
+        return self.stats.to_send > 0 or self.stats.in_doubt > 0 or self.scenario.action != "none"
 
     @property
     def summary_line(self) -> str:
@@ -176,6 +167,8 @@ class Plan:
             return "No changes."
         n = self.stats.to_send
         parts = [f"{n} message{'s' if n != 1 else ''} to send"]
+        if self.stats.in_doubt:
+            parts.append(f"{self.stats.in_doubt} in doubt")
         if self.scenario.action != "none":
             parts.append(f"1 scenario to {self.scenario.action}")
         return "Plan: " + ", ".join(parts) + "."
@@ -246,6 +239,13 @@ class MessageStream:
         self.sms_only = spec.scenario.channels == ("SMS",)
         self.errors: list[InputError] = []
         self.row_errors = RowErrors()
+        self.zones: ZoneFinder | None = None
+        if spec.send.localHours is not None:
+            try:
+                self.zones = _zone_finder(loaded, self.source.header)
+            except BaseException:
+                self.source.close()
+                raise
 
     def __iter__(self) -> Iterator[PlannedMessage | Skip]:
         try:
@@ -271,6 +271,25 @@ class MessageStream:
             if self.sms_only and not rec.phone_number:
                 yield Skip(rec.row, "no_address", "no phone number, and the flow is SMS only")
                 continue
+            zones: tuple[str, ...] = ()
+            if self.zones is not None:
+                try:
+                    zones = self.zones.zones(rec.phone_number, rec.fields)
+                except ValueError as exc:
+                    self.row_errors.add(
+                        InputError(
+                            f"column {self.zones.column!r}: {exc}",
+                            path=self.source.path,
+                            row=rec.row,
+                            hint="use an IANA zone name such as Europe/Zagreb or America/New_York",
+                        )
+                    )
+                    if self.row_errors.full:
+                        return
+                    continue
+                if not zones:
+                    yield Skip(rec.row, NO_TIME_ZONE, "no time zone for this recipient, and no localHours.fallback")
+                    continue
             try:
                 rendered = render(
                     rec.fields, row=rec.row, phone_number=rec.phone_number, line_user_key=rec.line_user_key
@@ -307,10 +326,45 @@ class MessageStream:
             if rec.line_user_key:
                 to["lineUserKey"] = rec.line_user_key
             rid = rec.recipient_id
-            yield PlannedMessage(rec.row, rid, make_id(rid), to, payload)
+            yield PlannedMessage(rec.row, rid, make_id(rid), to, payload, zones)
 
     def close(self) -> None:
         self.source.close()
+
+
+def skip_reasons(loaded: LoadedCampaign) -> tuple[str, ...]:
+    """The reasons a row of this campaign may be skipped for (the schedule's only with ``send.localHours``)."""
+    return SKIP_REASONS + (SCHEDULE_SKIP_REASONS if loaded.spec.send.localHours is not None else ())
+
+
+def _zone_finder(loaded: LoadedCampaign, header: Sequence[str]) -> ZoneFinder:
+    """The recipients' zones as ``send.localHours`` says; its column and fallback checked, located in the file."""
+    hours = loaded.spec.send.localHours
+    assert hours is not None
+    errors = []
+    column = None if hours.zone == "auto" else hours.zone
+    if column is not None and column not in header:
+        columns = ", ".join(h for h in header if h)
+        errors.append(
+            loaded.error(
+                ("send", "localHours", "zone"),
+                f"column {column!r} is not in the header of {display_path(loaded.resolve(loaded.spec.recipients.csv))}",
+                hint=f"name the column with each recipient's IANA zone, or use auto; columns: {columns}",
+            )
+        )
+    if hours.fallback is not None and load_zone(hours.fallback) is None:
+        errors.append(
+            loaded.error(
+                ("send", "localHours", "fallback"),
+                f"{hours.fallback!r} is not an IANA time zone",
+                hint="use a name such as Europe/Zagreb or Asia/Tokyo",
+            )
+        )
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InputErrors(errors)
+    return ZoneFinder(column=column, fallback=hours.fallback)
 
 
 def in_chunks(
@@ -330,40 +384,49 @@ def unsent(
     items: Iterable[PlannedMessage | Skip],
     lookup: SentLookup | None,
     on_sent: Callable[[PlannedMessage], None],
+    on_doubt: Callable[[PlannedMessage], None] | None = None,
 ) -> Iterator[PlannedMessage | Skip]:
-    """Drop messages the ledger shows as sent (calling ``on_sent`` for each), asking it in chunks."""
+    """Drop messages the ledger shows as sent (calling ``on_sent`` for each), asking it in chunks.
+
+    Messages in doubt (:data:`IN_DOUBT_STATES`) are dropped too, through ``on_doubt`` when given.
+    """
     if lookup is None:
         yield from items
         return
     for chunk in in_chunks(items):
         states = lookup([m.message_id for m in chunk if isinstance(m, PlannedMessage)])
         for m in chunk:
-            if isinstance(m, PlannedMessage) and states.get(m.message_id) in SENT_STATES:
-                on_sent(m)
-            else:
+            state = states.get(m.message_id) if isinstance(m, PlannedMessage) else None
+            if state is None or state not in SENT_STATES:
                 yield m
+            elif on_doubt is not None and state in IN_DOUBT_STATES:
+                on_doubt(m)  # type: ignore[arg-type]  # a state is only looked up for a PlannedMessage
+            else:
+                on_sent(m)  # type: ignore[arg-type]
 
 
 def group_requests(
     messages: Iterable[PlannedMessage], batch_size: int, *, window: int | None = None
 ) -> Iterator[list[PlannedMessage]]:
-    """Messages with identical payloads share a request of up to ``batch_size`` destinations.
+    """Messages with identical payloads and the same ``send_at`` share a request of up to ``batch_size``
+    destinations.
 
     Open groups are kept for at most ``window`` pending messages (default ``max(10000, 4 * batch_size)``);
     past that the oldest group goes out as it is, so memory stays bounded whatever the campaign size.
     The order is deterministic: the same messages always give the same requests.
     """
     limit = window or max(10_000, 4 * batch_size)
-    open_groups: OrderedDict[str, list[PlannedMessage]] = OrderedDict()
+    open_groups: OrderedDict[tuple[str, datetime | None], list[PlannedMessage]] = OrderedDict()
     pending = 0
     for m in messages:
-        group = open_groups.get(m.payload.hash)
+        key = (m.payload.hash, m.send_at)
+        group = open_groups.get(key)
         if group is None:
-            group = open_groups[m.payload.hash] = []
+            group = open_groups[key] = []
         group.append(m)
         pending += 1
         if len(group) >= batch_size:
-            del open_groups[m.payload.hash]
+            del open_groups[key]
             pending -= len(group)
             yield group
         while pending > limit:
@@ -382,19 +445,34 @@ def build_plan(
     scenario: ScenarioChange,
     lookup: SentLookup | None = None,
     sink: Callable[[PlannedMessage | Skip], None] | None = None,
+    now: datetime | None = None,
 ) -> Plan:
-    """Stream the campaign once and compute its plan. ``sink`` sees every message to send and skip."""
+    """Stream the campaign once and compute its plan. ``sink`` sees every message to send and skip.
+
+    With ``send.localHours``, messages are scheduled for the instant ``now`` (an aware datetime; the
+    current time when not given): the same inputs and instant give the same schedule.
+    """
     stats = PlanStats()
     spec = loaded.spec
     stats.line_type = spec.line.type if spec.line else None
+    scheduler = scheduler_for(loaded, now)
+    if scheduler is not None:
+        stats.schedule = ScheduleStats(scheduler.now)
     stream = MessageStream(loaded, target_id)
 
     def on_sent(_m: PlannedMessage) -> None:
         stats.rows += 1
         stats.already_sent += 1
 
+    def on_doubt(_m: PlannedMessage) -> None:
+        stats.rows += 1
+        stats.in_doubt += 1
+
     def to_send() -> Iterator[PlannedMessage]:
-        for item in unsent(stream, lookup, on_sent):
+        items = unsent(stream, lookup, on_sent, on_doubt)
+        if scheduler is not None:
+            items = scheduled(items, scheduler)
+        for item in items:
             if isinstance(item, Skip):
                 stats.rows += 1
                 stats.skip(item)
@@ -410,6 +488,8 @@ def build_plan(
                 stats.sms_worst_case += measure.parts
                 for ch in measure.ucs2_chars:
                     stats.ucs2_forcing[ch] += 1
+            if stats.schedule is not None:
+                stats.schedule.add(item)
             if len(stats.samples) < SAMPLES:
                 stats.samples.append(Sample(item.row, item.to, item.message_id, item.payload.body, measure))
             if sink:
@@ -423,6 +503,6 @@ def build_plan(
         stream.close()
     if stream.errors:
         raise InputErrors(stream.errors)
-    for reason in SKIP_REASONS:
+    for reason in skip_reasons(loaded):
         stats.skipped.setdefault(reason, 0)
     return Plan(loaded, target_id, ids.bulk_id(target_id, spec.campaign), scenario, stats)

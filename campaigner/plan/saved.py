@@ -5,18 +5,22 @@ A saved plan is JSON Lines, written as the plan streams so that a million recipi
 1. a header: format, tool version, campaign, target, bulkId, the scenario change, and the sha256 of
    every input (the campaign file, the recipient CSV, the exclude lists);
 2. one line per payload the first time it is used (``{"payload": hash, "body": {...}}``), then one line per
-   message referring to it (``{"m": messageId, "row": n, "r": recipientId, "to": {...}, "p": hash}``),
+   message referring to it (``{"m": messageId, "row": n, "r": recipientId, "to": {...}, "p": hash}``, and
+   ``"tz": [zones]`` with ``send.localHours``: apply schedules it for the instant it runs),
    and one line per skipped row (``{"skip": reason, "row": n}``); a payload not used for a while is
    written again, so the reader needs no more memory than the writer (both keep the same LRU);
 3. a footer with the counts and the sha256 of every line before it.
 
-The same inputs and ledger give the same bytes: no timestamps, sorted keys, no random ids.
+The same inputs and ledger give the same bytes: no timestamps, sorted keys, no random ids. (With
+``send.localHours`` the skips by window — ``no_common_hours``, ``window_closed`` — are those of the instant
+the plan was made; apply schedules the messages again for the instant it runs.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from campaigner import __version__
+from campaigner.campaign.files import FileRefused, open_regular
 from campaigner.campaign.load import LoadedCampaign
 from campaigner.content.sms import measure
 from campaigner.errors import InputError, StalePlanError, display_path
@@ -34,6 +39,8 @@ from campaigner.recipients.reader import Skip, input_files
 KIND = "campaigner-plan"
 FORMAT_VERSION = 1
 PAYLOAD_CACHE = 1024
+PATHS_RELATIVE_TO_PLAN = "relative to the plan file"
+"""The header's ``paths``: the campaign file and inputs are named relative to the plan's own folder."""
 
 
 def file_sha256(path: Path) -> str:
@@ -44,11 +51,23 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def input_hashes(loaded: LoadedCampaign) -> dict[str, str]:
-    """sha256 of every input, keyed by the path a person would recognise (relative to the campaign)."""
-    hashes = {display_path(loaded.path): loaded.sha256}
+def _relative(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` (POSIX form), so that a plan travels with its repository."""
+    return Path(os.path.relpath(path.absolute(), folder.absolute())).as_posix()
+
+
+def input_hashes(loaded: LoadedCampaign, plan_dir: Path | None = None) -> dict[str, str]:
+    """sha256 of every input, keyed by its path relative to ``plan_dir`` (the saved plan's folder).
+
+    Without ``plan_dir``, keyed by the path as the working directory shows it.
+    """
+
+    def name(path: Path) -> str:
+        return display_path(path) if plan_dir is None else _relative(path, plan_dir)
+
+    hashes = {name(loaded.path): loaded.sha256}
     for path in input_files(loaded.spec.recipients, loaded.base_dir):
-        hashes[display_path(path)] = file_sha256(path)
+        hashes[name(path)] = file_sha256(path)
     return hashes
 
 
@@ -56,7 +75,14 @@ class PlanWriter:
     """Streams a plan into a file; use as the ``sink`` of :func:`campaigner.plan.build.build_plan`."""
 
     def __init__(
-        self, fh: IO[str], loaded: LoadedCampaign, *, target_id: str, bulk_id: str, scenario: ScenarioChange
+        self,
+        fh: IO[str],
+        loaded: LoadedCampaign,
+        *,
+        target_id: str,
+        bulk_id: str,
+        scenario: ScenarioChange,
+        plan_dir: Path,
     ) -> None:
         self._fh = fh
         self._digest = hashlib.sha256()
@@ -69,7 +95,8 @@ class PlanWriter:
                 "format_version": FORMAT_VERSION,
                 "tool_version": __version__,
                 "campaign": loaded.spec.campaign,
-                "campaign_file": display_path(loaded.path),
+                "campaign_file": _relative(loaded.path, plan_dir),
+                "paths": PATHS_RELATIVE_TO_PLAN,
                 "target": target_id,
                 "bulkId": bulk_id,
                 "scenario": {
@@ -78,7 +105,7 @@ class PlanWriter:
                     "key": scenario.key,
                     "flow": [{"channel": s.channel, "from": s.sender} for s in scenario.flow],
                 },
-                "inputs": input_hashes(loaded),
+                "inputs": input_hashes(loaded, plan_dir),
             }
         )
 
@@ -101,7 +128,10 @@ class PlanWriter:
             if len(self._cache) > PAYLOAD_CACHE:
                 self._cache.popitem(last=False)
         self.messages += 1
-        self._write({"m": item.message_id, "row": item.row, "r": item.recipient_id, "to": item.to, "p": h})
+        line: dict[str, Any] = {"m": item.message_id, "row": item.row, "r": item.recipient_id, "to": item.to, "p": h}
+        if item.zones:  # send.localHours: apply schedules the message for these zones
+            line["tz"] = list(item.zones)
+        self._write(line)
 
     def finish(self, plan: Plan) -> None:
         st = plan.stats
@@ -126,8 +156,13 @@ class SavedPlan:
     footer: dict[str, Any]
 
     @property
+    def base(self) -> Path:
+        """The folder the plan's paths are relative to: its own (older plans: the working directory)."""
+        return self.path.parent if self.header.get("paths") == PATHS_RELATIVE_TO_PLAN else Path()
+
+    @property
     def campaign_file(self) -> Path:
-        return Path(self.header["campaign_file"])
+        return self.base / str(self.header["campaign_file"])
 
     @property
     def target_id(self) -> str:
@@ -136,9 +171,9 @@ class SavedPlan:
     def verify_inputs(self) -> None:
         """Refuse a plan whose inputs changed since it was made (naming the first one that did)."""
         for name, digest in self.header["inputs"].items():
-            path = Path(name)
-            if not path.exists() or file_sha256(path) != digest:
-                raise StalePlanError(self.path, name)
+            path = self.base / name
+            if not path.is_file() or file_sha256(path) != digest:
+                raise StalePlanError(self.path, display_path(path))
         if self.header.get("tool_version") != __version__:
             raise StalePlanError(self.path, f"campaigner (plan made by {self.header.get('tool_version')})")
 
@@ -151,7 +186,8 @@ class SavedPlan:
                 if "m" in item:
                     payload = cache[item["p"]]
                     cache.move_to_end(item["p"])
-                    yield PlannedMessage(item["row"], item["r"], item["m"], item["to"], payload)
+                    zones = tuple(item.get("tz", ()))
+                    yield PlannedMessage(item["row"], item["r"], item["m"], item["to"], payload, zones)
                 elif "payload" in item:
                     body = item["body"]
                     sms = body.get("sms")
@@ -167,6 +203,13 @@ def read_plan(path: Path) -> SavedPlan:
     digest = hashlib.sha256()
     header: dict[str, Any] | None = None
     last = ""
+    try:
+        with open_regular(path, what="a saved plan", binary=True):  # not a FIFO, a device or a folder
+            pass
+    except FileRefused as exc:
+        raise InputError(exc.message, path=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read the saved plan: {exc.strerror or exc}", path=path) from None
     try:
         with path.open(encoding="utf-8") as fh:
             previous = None

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from campaigner.plan.build import Plan, Sample
-from campaigner.recipients.reader import SKIP_REASONS
+from campaigner.plan.build import Plan, Sample, skip_reasons
+from campaigner.plan.canary import describe as describe_canary
+from campaigner.plan.canary import sample_size
+from campaigner.plan.schedule import ScheduleStats
+from campaigner.schedule.windows import SCHEDULE_SKIP_REASONS as SCHEDULE_REASONS
+from campaigner.schedule.zones import load_zone
+from campaigner.text.escape import fence_for, for_markdown, for_terminal, markdown_code
 
 FORMAT_VERSION = 1
 MARKDOWN_LIMIT = 60_000
 
+_IN_DOUBT = (
+    "sent by an interrupted apply and never answered: settled through the provider's logs before anything else is sent"
+)
 _REASON_TEXT = {
     "invalid_number": "invalid phone number",
     "no_address": "no phone number or LINE key",
     "duplicate": "duplicate recipient",
     "excluded": "on an exclude list",
+    "no_time_zone": "no time zone known (localHours.fallback sends them)",
+    "no_common_hours": "no hour inside localHours in all of the number's zones",
+    "window_closed": "localHours opens only after notAfter",
 }
 
 
@@ -78,7 +90,7 @@ def _encoding_line(plan: Plan) -> str:
 
 def warnings(plan: Plan) -> list[str]:
     st = plan.stats
-    out = []
+    out = [message for _keys, message in plan.loaded.warnings()]
     if st.ucs2_forcing:
         singles = [ch for ch, _ in st.ucs2_forcing.most_common(5)]
         shown = " ".join(repr(ch) for ch in singles)
@@ -86,6 +98,33 @@ def warnings(plan: Plan) -> list[str]:
             f"{st.sms_encoding.get('UCS2', 0)} SMS go out as UCS-2 (70 characters per message instead of 160) "
             f"because of: {shown}"
         )
+    return out
+
+
+def rollout_lines(plan: Plan) -> list[str]:
+    """The canary and stopWhen, one line each (label first), when the campaign has them."""
+    send, out = plan.loaded.spec.send, []
+    if send.canary is not None and plan.stats.to_send:
+        out.append(f"canary          {describe_canary(send.canary, plan.stats.to_send)}")
+    if send.stopWhen is not None:
+        stop = send.stopWhen
+        named = (("rejected", stop.rejected), ("undeliverable", stop.undeliverable))
+        shown = [f"{name} {cond}" for name, cond in named if cond is not None]
+        out.append(f"stopWhen        {' or '.join(shown)}, after {stop.after} answers or final reports")
+    return out
+
+
+def rollout_json(plan: Plan) -> dict[str, Any]:
+    send, out = plan.loaded.spec.send, {}
+    if send.canary is not None:
+        out["canary"] = {
+            "size": sample_size(send.canary, plan.stats.to_send),
+            "min": send.canary.min_reports,
+            "wait_seconds": send.canary.wait,
+            "require": {group: str(cond) for group, cond in send.canary.require.items()},
+        }
+    if send.stopWhen is not None:
+        out["stopWhen"] = send.stopWhen.model_dump(mode="json", exclude_none=True)
     return out
 
 
@@ -110,6 +149,85 @@ def _sample_lines(sample: Sample, *, show_pii: bool) -> list[str]:
     return lines
 
 
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _local(at: datetime, zone: str) -> str:
+    found = load_zone(zone)
+    return at.astimezone(found).strftime("%a %H:%M") if found is not None else "?"
+
+
+def schedule_lines(plan: Plan, *, show_pii: bool) -> list[str]:
+    """The schedule for a terminal: now, each later hour (UTC and the main zones), the last, a sample per zone."""
+    sched, hours = plan.stats.schedule, plan.loaded.spec.send.localHours
+    if sched is None or hours is None:
+        return []
+    days = "every day" if len(hours.days) == 7 else ", ".join(hours.days)
+    out = [
+        f"Schedule (local {hours.start}–{hours.end}, {days}; zones "
+        + ("from the phone numbers" if hours.zone == "auto" else f"from column {hours.zone!r}")
+        + (f", fallback {hours.fallback!r}" if hours.fallback else "")
+        + f"; as of {_utc(sched.at)}):",
+        f"  now             {sched.now}",
+    ]
+    main = sched.main_zones()
+    for hour, n in sorted(sched.hours.items()):
+        local = ", ".join(f"{z} {_local(hour, z)}" for z in main)
+        out.append(f"  {_utc(hour)}  {n}" + (f"  ({local})" if local else ""))
+    if sched.last is not None:
+        out.append(f"  last sendAt     {sched.last.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S UTC')}")
+    skipped = ", ".join(f"{r} {plan.stats.skipped.get(r, 0)}" for r in SCHEDULE_REASONS)
+    out.append(f"  skipped         {skipped}")
+    if sched.zones:
+        shown = ", ".join(f"{z} {n}" for z, n in sorted(sched.zones.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
+        out.append(f"  by zone         {shown}" + (", …" if len(sched.zones) > 10 else ""))
+    for label, sample in sched.samples.items():
+        if sample.send_at is None:
+            when = "at once (open now)"
+        elif len(sample.zones) == 1:
+            when = f"{_utc(sample.send_at)} ({_local(sample.send_at, sample.zones[0])} {sample.zones[0]})"
+        else:  # the local time in each of its zones: the earliest and the latest
+            times = sorted(_local(sample.send_at, z)[4:] for z in sample.zones)
+            when = f"{_utc(sample.send_at)} ({times[0]} to {times[-1]} local)"
+        out.append(f"  sample {label}: row {sample.row} → {show_to(sample.to, show_pii=show_pii)}, {when}")
+    return out
+
+
+def schedule_json(sched: ScheduleStats | None, *, show_pii: bool) -> dict[str, Any] | None:
+    if sched is None:
+        return None
+    main = sched.main_zones()
+    return {
+        "as_of": _iso(sched.at),
+        "now": sched.now,
+        "scheduled": sched.scheduled,
+        "hours": [
+            {"utc": _iso(hour), "count": n, "local": {z: _local(hour, z) for z in main}}
+            for hour, n in sorted(sched.hours.items())
+        ],
+        "last": _iso(sched.last) if sched.last is not None else None,
+        "zones": dict(sorted(sched.zones.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "samples": [
+            {
+                "zone": label,
+                "row": sample.row,
+                "to": _masked(sample.to, show_pii=show_pii),
+                "sendAt": _iso(sample.send_at) if sample.send_at is not None else None,
+            }
+            for label, sample in sched.samples.items()
+        ],
+    }
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _masked(to: dict[str, str], *, show_pii: bool) -> dict[str, str]:
+    return {k: (v if show_pii else (mask_phone(v) if k == "phoneNumber" else mask_line_key(v))) for k, v in to.items()}
+
+
 def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     """The plan for a terminal: what a reviewer must know, in the order they ask."""
     st, spec = plan.stats, plan.loaded.spec
@@ -125,7 +243,9 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out.append(f"  rows read       {st.rows}")
     out.append(f"  to send         {st.to_send}")
     out.append(f"  already sent    {st.already_sent}")
-    for reason in SKIP_REASONS:
+    if st.in_doubt:
+        out.append(f"  in doubt        {st.in_doubt} ({_IN_DOUBT})")
+    for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:
             out.append(f"  skipped         {n} {_REASON_TEXT[reason]} ({_first_rows(plan, reason)})")
@@ -144,6 +264,10 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     )
     for w in warnings(plan):
         out.append(f"  warning: {w}")
+    out.extend(f"  {line}" for line in rollout_lines(plan))
+    if st.schedule is not None:
+        out.append("")
+        out.extend(schedule_lines(plan, show_pii=show_pii))
     if st.samples:
         out.append("")
         out.append("Samples:" + ("" if show_pii else " (phone numbers and LINE keys masked; --show-pii shows them)"))
@@ -151,11 +275,12 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
             out.extend("  " + line for line in _sample_lines(sample, show_pii=show_pii))
     out.append("")
     out.append(plan.summary_line)
-    return "\n".join(out) + "\n"
+    # Every line is escaped for the terminal: CSV values and names from the campaign are data.
+    return "\n".join(for_terminal(line) for line in out) + "\n"
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return for_markdown(text, 500)
 
 
 def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
@@ -163,10 +288,12 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     st, spec = plan.stats, plan.loaded.spec
     sc = plan.scenario
     out = [f"### campaigner plan: `{spec.campaign}`", "", f"{target_line}", ""]
-    flow = " → ".join(f"{s.channel} (`{s.sender}`)" for s in sc.flow)
+    flow = " → ".join(f"{s.channel} ({markdown_code(s.sender)})" for s in sc.flow)
     out += [f"**Scenario** “{_md_escape(sc.name)}”: `{sc.symbol}`, flow {flow}", ""]
     if sc.diff():
-        out += ["```diff", *sc.diff(), "```", ""]
+        diff = [for_terminal(line) for line in sc.diff()]
+        fence = fence_for(diff)
+        out += [f"{fence}diff", *diff, fence, ""]
     out += [
         "| recipients | count |",
         "|---|---:|",
@@ -174,7 +301,9 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         f"| to send | {st.to_send} |",
         f"| already sent | {st.already_sent} |",
     ]
-    for reason in SKIP_REASONS:
+    if st.in_doubt:
+        out.append(f"| in doubt ({_IN_DOUBT}) | {st.in_doubt} |")
+    for reason in skip_reasons(plan.loaded):
         n = st.skipped.get(reason, 0)
         if n:
             out.append(f"| skipped: {_REASON_TEXT[reason]} ({_first_rows(plan, reason)}) | {n} |")
@@ -190,18 +319,34 @@ def to_markdown(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
     out.append(
         f"| requests | {st.requests} ({_duration(st.requests / spec.send.rateLimit)} at {spec.send.rateLimit:g}/s) |"
     )
+    for line in rollout_lines(plan):
+        label, text = line.split(" ", 1)
+        out.append(f"| {label} | {_md_escape(text.strip())} |")
     for w in warnings(plan):
         out += ["", f"> ⚠️ {_md_escape(w)}"]
-    if st.samples:
-        out += ["", "<details><summary>Samples</summary>", "", "```"]
-        for sample in st.samples:
-            out.extend(_sample_lines(sample, show_pii=show_pii))
-        out += ["```", "", "</details>"]
-    out += ["", f"**{plan.summary_line}**", ""]
-    text = "\n".join(out)
-    if len(text.encode("utf-8")) > MARKDOWN_LIMIT:  # only samples can grow it; cut them
-        text = text.encode("utf-8")[: MARKDOWN_LIMIT - 200].decode("utf-8", "ignore") + "\n…(cut)\n"
-    return text
+    if st.schedule is not None:
+        lines = [for_terminal(line.strip()) for line in schedule_lines(plan, show_pii=show_pii)]
+        fence = fence_for(lines[1:])
+        out += ["", f"**{_md_escape(lines[0])}**", "", fence, *lines[1:], fence]
+    end = ["", f"**{plan.summary_line}**", ""]
+    if not st.samples:
+        return "\n".join(out + end)
+    # Only the samples can make it long: whole samples are kept while they fit, and the fence, the
+    # closing </details> and the Plan line always follow.
+    samples = [[for_terminal(line) for line in _sample_lines(s, show_pii=show_pii)] for s in st.samples]
+    fence = fence_for([line for lines in samples for line in lines])
+    head = [*out, "", "<details><summary>Samples</summary>", "", fence]
+    tail = [fence, "", "</details>", *end]
+    budget = MARKDOWN_LIMIT - len("\n".join(head + tail).encode("utf-8")) - 100
+    kept: list[str] = []
+    for i, lines in enumerate(samples):
+        size = len("\n".join(lines).encode("utf-8")) + 1
+        if size > budget:
+            kept.append(f"…({len(samples) - i} more samples cut to keep this comment under {MARKDOWN_LIMIT} bytes)")
+            break
+        kept.extend(lines)
+        budget -= size
+    return "\n".join(head + kept + tail)
 
 
 def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
@@ -224,8 +369,9 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "rows": st.rows,
             "to_send": st.to_send,
             "already_sent": st.already_sent,
-            "skipped": {reason: st.skipped.get(reason, 0) for reason in SKIP_REASONS},
-            "skipped_first_rows": {reason: st.skipped_rows.get(reason, []) for reason in SKIP_REASONS},
+            "in_doubt": st.in_doubt,
+            "skipped": {reason: st.skipped.get(reason, 0) for reason in skip_reasons(plan.loaded)},
+            "skipped_first_rows": {reason: st.skipped_rows.get(reason, []) for reason in skip_reasons(plan.loaded)},
         },
         "requests": st.requests,
         "line": {"type": st.line_type} if st.line_type else None,
@@ -235,13 +381,12 @@ def to_json_data(plan: Plan, *, show_pii: bool = False) -> dict[str, Any]:
             "worst_case_segments": st.sms_worst_case,
         },
         "warnings": warnings(plan),
+        **rollout_json(plan),
+        "schedule": schedule_json(st.schedule, show_pii=show_pii),
         "samples": [
             {
                 "row": s.row,
-                "to": {
-                    k: (v if show_pii else (mask_phone(v) if k == "phoneNumber" else mask_line_key(v)))
-                    for k, v in s.to.items()
-                },
+                "to": _masked(s.to, show_pii=show_pii),
                 "messageId": s.message_id,
                 **s.body,
             }

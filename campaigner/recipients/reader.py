@@ -1,9 +1,10 @@
 """The recipients of a campaign, streamed from its CSV: addresses normalized, skips with their reasons.
 
 Reading (SPEC section 3): UTF-8 with or without a BOM, the delimiter (``,`` ``;`` or tab) sniffed
-from the header row, which names the columns (names stripped of surrounding spaces; a column with an
-empty name is ignored). ``row`` numbers are records as a spreadsheet shows them: the header is row 1,
-a quoted value spanning lines is still one row, blank lines count but yield nothing.
+from the header record (quotes respected), which names the columns (names stripped of surrounding
+spaces; a column with an empty name is ignored). ``row`` numbers are records as a spreadsheet shows
+them: the header is row 1, a quoted value spanning lines is still one row, blank lines count but yield
+nothing.
 
 Each data row gives a :class:`Recipient` or a :class:`Skip`, in file order, checked in this order:
 
@@ -18,8 +19,9 @@ Each data row gives a :class:`Recipient` or a :class:`Skip`, in file order, chec
 Duplicates are found in two compact key sets (:mod:`campaigner.recipients.keyset`); nothing else grows with the
 number of rows.
 
-Errors stop the plan (:class:`InputError`, collected into :class:`InputErrors`): a missing or
-unreadable file, an empty file or header, duplicate column names, an address column named in the
+Errors stop the plan (:class:`InputError`, collected into :class:`InputErrors`): a file outside the
+campaign's repository or not a regular file (a folder, a FIFO, a device), a missing or unreadable file,
+an empty file or header (or one past 64 KiB), duplicate column names, an address column named in the
 campaign but absent from the header (located in the campaign file), a row whose field count differs
 from the header's, a byte that is not UTF-8. Header errors are raised by :func:`open_recipients`;
 row errors are collected while iterating (up to :data:`MAX_ROW_ERRORS`) and raised at the end.
@@ -32,12 +34,15 @@ import contextlib
 import csv
 import difflib
 import itertools
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from campaigner.campaign.files import FileRefused, confine, open_regular, repository_root
+from campaigner.campaign.files import shown as shown_name
 from campaigner.campaign.spec import Recipients
 from campaigner.errors import InputError, InputErrors, display_path
 from campaigner.recipients.keyset import KeySet, line_key, phone_key
@@ -98,6 +103,7 @@ class _Context:
     def __init__(self, campaign_path: Path, locate: Locate | None) -> None:
         self.campaign_path = campaign_path
         self.locate = locate
+        self.root = repository_root(campaign_path)
 
     def error(self, keys: tuple[str | int, ...], message: str, hint: str | None = None) -> InputError:
         line = col = None
@@ -113,7 +119,7 @@ class _Context:
 class _CsvFile:
     """An open CSV: its header read and checked, its records still to come."""
 
-    def __init__(self, path: Path, ctx: _Context, keys: tuple[str | int, ...]) -> None:
+    def __init__(self, path: Path, ctx: _Context, keys: tuple[str | int, ...], written: str) -> None:
         self.path = path
         self.header: tuple[str, ...] = ()
         self.errors: list[InputError] = []
@@ -121,8 +127,33 @@ class _CsvFile:
         self.records: Iterator[list[str]] = iter(())
         self.delimiter = ","
         try:
-            self._file = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed by close())
-            first = self._file.readline()
+            confine(path, ctx.root, written)
+            self._file = open_regular(path, what="a CSV file")
+            head = _first_record(self._file)
+        except FileRefused as exc:
+            if exc.outside:
+                name = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
+                self._fail(
+                    ctx.error(
+                        keys,
+                        f"{name}: {exc.message}",
+                        hint="copy the file into it; inputs are read only from the campaign file's git work tree, "
+                        "else from its folder",
+                    )
+                )
+            else:
+                self._fail(InputError(exc.message, path=path, hint=f"named at {ctx.where(keys)}"))
+            return
+        except _HeaderTooLong:
+            self._fail(
+                InputError(
+                    f"the first row is longer than {_HEAD_LIMIT // 1024} KiB, so it is no header of column names",
+                    path=path,
+                    row=1,
+                    hint='the first row must name the columns; a quote opened in it must be closed with "',
+                )
+            )
+            return
         except FileNotFoundError:
             self._fail(
                 InputError(
@@ -132,20 +163,17 @@ class _CsvFile:
                 )
             )
             return
-        except IsADirectoryError:
-            self._fail(InputError("is a folder, not a CSV file", path=path, hint=f"named at {ctx.where(keys)}"))
-            return
         except UnicodeDecodeError:
             self._fail(undecodable(path, ","))
             return
         except OSError as exc:
             self._fail(InputError(f"cannot read the file: {exc.strerror or exc}", path=path))
             return
-        if not first:
+        if not head:
             self._fail(InputError("the file is empty", path=path, hint="the first row must name the columns"))
             return
-        self.delimiter = sniff_delimiter(first)
-        self.records = csv.reader(itertools.chain((first,), self._file), delimiter=self.delimiter)
+        self.delimiter = sniff_delimiter("".join(head))
+        self.records = csv.reader(itertools.chain(head, self._file), delimiter=self.delimiter)
         try:
             names = next(self.records, [])
         except UnicodeDecodeError:
@@ -165,7 +193,8 @@ class _CsvFile:
             if name and name in first_at:
                 self.errors.append(
                     InputError(
-                        f"column {name!r} appears twice in the header (columns {first_at[name]} and {i})",
+                        f"column {shown_name(name, _NAME_SHOWN)!r} appears twice in the header "
+                        f"(columns {first_at[name]} and {i})",
                         path=path,
                         row=1,
                         hint="rename one of them",
@@ -178,12 +207,15 @@ class _CsvFile:
         self.close()
 
     def column_hint(self, column: str) -> str:
-        """The header's columns, and the one the user probably meant by ``column``."""
+        """The header's columns (names only, each cut short), and the one the user probably meant by ``column``."""
         columns = [name for name in self.header if name]
-        hint = f"columns: {', '.join(columns[:30])}{', …' if len(columns) > 30 else ''}"
+        if not all(name.isprintable() and len(name) <= _NAME_LIMIT for name in columns):
+            return "its first row does not look like column names; the first row must name the columns"
+        names = ", ".join(shown_name(n, _NAME_SHOWN) for n in columns[:30])
+        hint = f"columns: {names}{', …' if len(columns) > 30 else ''}"
         by_case = [name for name in columns if name.casefold() == column.casefold()]
         close = by_case or difflib.get_close_matches(column, columns, n=1)
-        return f"did you mean {close[0]!r}? {hint}" if close else hint
+        return f"did you mean {shown_name(close[0], _NAME_SHOWN)!r}? {hint}" if close else hint
 
     def field_count_error(self, row: int, count: int) -> InputError:
         shown = "tab" if self.delimiter == "\t" else repr(self.delimiter)
@@ -208,8 +240,43 @@ class _CsvFile:
             self._file = None
 
 
+_HEAD_LIMIT = 1 << 16
+"""The header record's length limit in characters: past it, the file is refused without reading on."""
+_NAME_SHOWN = 40
+"""A column name is cut to this many characters in error lines."""
+_NAME_LIMIT = 100
+"""A header with a longer name, or one with control characters, is not listed in error lines at all."""
+
+
+def _first_record(file: IO[str]) -> list[str]:
+    """The physical lines of the first record (quotes respected, so a quoted name may hold a line break)."""
+    head: list[str] = []
+    size = quotes = 0
+    while True:
+        line = file.readline(_HEAD_LIMIT - size + 1)
+        if not line:
+            return head
+        head.append(line)
+        size += len(line)
+        quotes += line.count('"')
+        complete = line.endswith(("\n", "\r"))
+        if size > _HEAD_LIMIT or (not complete and len(line) > _HEAD_LIMIT):
+            raise _HeaderTooLong
+        if quotes % 2 == 0 and complete:
+            return head
+        if not complete:  # the last line, without a line break
+            return head
+
+
+class _HeaderTooLong(Exception):
+    """The first record runs past :data:`_HEAD_LIMIT` characters: no header of column names."""
+
+
 def sniff_delimiter(header_line: str) -> str:
-    """The delimiter among ``,`` ``;`` tab seen most often outside quotes in the header (``,`` on ties)."""
+    """The delimiter among ``,`` ``;`` tab seen most often outside quotes in the header (``,`` on ties).
+
+    ``header_line`` is the header's whole record, which may span lines inside quotes.
+    """
     counts = dict.fromkeys(_DELIMITERS, 0)
     quoted = False
     for char in header_line:
@@ -220,32 +287,46 @@ def sniff_delimiter(header_line: str) -> str:
     return max(_DELIMITERS, key=lambda d: (counts[d], -_DELIMITERS.index(d)))
 
 
+_BAD_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def undecodable(path: Path, delimiter: str) -> InputError:
-    """The error for a file that is not UTF-8, naming the row and byte of the first bad byte."""
+    """The error for a file that is not UTF-8, naming the row and byte of the first bad byte.
+
+    Streams the file once with bad bytes kept as surrogates (any line ending: LF, CRLF or CR alone).
+    """
     found: list[tuple[int, int]] = []  # (offset, byte) of the first bad byte
 
-    def text_before_bad_byte(raw: IO[bytes], offset: int) -> Iterator[str]:
-        for line in raw:
-            try:
-                yield line.decode()
-            except UnicodeDecodeError as exc:
-                found.append((offset + exc.start, line[exc.start]))
-                # With a sentinel appended, the record holding the bad byte is the last one read.
-                yield line[: exc.start].decode() + "\x00"
-                return
-            offset += len(line)
+    def text_before_bad_byte(text: IO[str], offset: int) -> Iterator[str]:
+        for line in text:
+            bad = _BAD_BYTE.search(line)
+            if bad is None:
+                offset += len(line.encode("utf-8", "surrogateescape"))
+                yield line
+                continue
+            before = line[: bad.start()]
+            found.append((offset + len(before.encode("utf-8", "surrogateescape")), ord(bad.group()) - 0xDC00))
+            # With a sentinel appended, the record holding the bad byte is the last one read.
+            yield before + "\x00"
+            return
 
     with open(path, "rb") as raw:
         head = raw.read(3)
-        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            return InputError("the file is UTF-16, not UTF-8", path=path, row=1, hint=_UTF8_HINT)
-        start = 3 if head == codecs.BOM_UTF8 else 0
-        raw.seek(start)
-        row = sum(1 for _ in csv.reader(text_before_bad_byte(raw, start), delimiter=delimiter))
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return InputError("the file is UTF-16, not UTF-8", path=path, row=1, hint=_UTF8_HINT)
+    start = 3 if head == codecs.BOM_UTF8 else 0
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
+        lines = text_before_bad_byte(text, start)
+        try:
+            row = sum(1 for _ in csv.reader(lines, delimiter=delimiter))
+        except csv.Error:  # pragma: no cover (universal line splitting leaves no bare line break in a line)
+            row = 0
     if not found:  # pragma: no cover (the file changed between the two reads)
         return InputError("not valid UTF-8", path=path, hint=_UTF8_HINT)
     offset, byte = found[0]
-    return InputError(f"not valid UTF-8: byte 0x{byte:02x} at offset {offset}", path=path, row=row, hint=_UTF8_HINT)
+    return InputError(
+        f"not valid UTF-8: byte 0x{byte:02x} at offset {offset}", path=path, row=row or None, hint=_UTF8_HINT
+    )
 
 
 def _raise(errors: Sequence[InputError]) -> None:
@@ -262,7 +343,7 @@ def _load_exclude(
     spec: Recipients, path: Path, index: int, ctx: _Context, phones: PhoneNormalizer
 ) -> tuple[_ExcludeList | None, list[InputError]]:
     where = ("recipients", "exclude", index)
-    source = _CsvFile(path, ctx, where)
+    source = _CsvFile(path, ctx, where, spec.exclude[index])
     if source.errors:
         source.close()
         return None, source.errors
@@ -438,7 +519,7 @@ def open_recipients(
     """
     ctx = _Context(campaign_path, locate)
     phones = PhoneNormalizer(spec.defaultRegion)
-    source = _CsvFile(base_dir / spec.csv, ctx, ("recipients", "csv"))
+    source = _CsvFile(base_dir / spec.csv, ctx, ("recipients", "csv"), spec.csv)
     errors = list(source.errors)
     if not source.errors:
         for key, column in (("phoneNumber", spec.phoneNumber), ("lineUserKey", spec.lineUserKey)):

@@ -86,6 +86,8 @@ UNDELIVERABLE = Status(2, "UNDELIVERABLE", 9, "UNDELIVERABLE_NOT_DELIVERED", "Me
 EXPIRED = Status(4, "EXPIRED", 15, "EXPIRED_EXPIRED", "Message expired")
 REJECTED_DESTINATION = Status(5, "REJECTED", 52, "REJECTED_DESTINATION", "Invalid destination address")
 REJECTED_ROUTE = Status(5, "REJECTED", 19, "REJECTED_ROUTE_NOT_AVAILABLE", "Route not available")
+REJECTED_DND = Status(5, "REJECTED", 10, "REJECTED_DND", "Destination on do-not-disturb list")
+
 STATUSES = {
     s.id: s
     for s in (
@@ -96,6 +98,7 @@ STATUSES = {
         EXPIRED,
         REJECTED_DESTINATION,
         REJECTED_ROUTE,
+        REJECTED_DND,
     )
 }
 
@@ -202,6 +205,13 @@ class DeliveryRules:
     seed: int = 0
     no_line_share: float = DEFAULT_NO_LINE_SHARE
     sms_failure_rate: float = DEFAULT_SMS_FAILURE_RATE
+    reject_suffix: str | None = None  # phone numbers ending so are rejected in the send answer (off: None)
+
+    def rejected_at_send(self, to: Mapping[str, Any]) -> bool:
+        """The send answer rejects this destination (REJECTED_DND): nothing is stored, reported or logged."""
+        number = to.get("phoneNumber")
+        suffix = self.reject_suffix
+        return bool(suffix) and isinstance(number, str) and number.endswith(suffix or "")
 
     def share(self, channel: str, address: str) -> float:
         """A number in [0, 1) fixed by the seed, the channel and the address."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import secrets
 import sqlite3
 import threading
@@ -16,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from campaigner.sandbox.clock import CLOCK_KEY, RETENTION
-from campaigner.sandbox.delivery import DEFAULT_TIME_SCALE, DeliveryRules, FlowStep, Status, StepOutcome
+from campaigner.sandbox.delivery import (
+    DEFAULT_TIME_SCALE,
+    DeliveryRules,
+    FlowStep,
+    Status,
+    StepOutcome,
+)
 from campaigner.sandbox.exceptions import SandboxError, bad_request, not_found, too_many_requests
 from campaigner.sandbox.records import Accepted, MessageRecord, Scenario, ScenarioDraft, SendRequest
 
@@ -72,8 +79,10 @@ class SandboxModel:
         self.clock = clock  # real time; the sandbox's "now" is this plus the offset in the state (now())
         self._lock = threading.Lock()
         try:
-            if self.db_path != ":memory:":
-                Path(self.db_path).parent.mkdir(parents=True, exist_ok=True)
+            if self.db_path != ":memory:" and not Path(self.db_path).exists():
+                # its messages hold phone numbers: owner-only, as the ledger (-wal/-shm get the same mode)
+                Path(self.db_path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -263,8 +272,13 @@ class SandboxModel:
         texts = {channel: c.text for channel, c in send.content.items() if c.text is not None}
         rows: list[tuple[Any, ...]] = []
         answered: list[tuple[Mapping[str, Any], str]] = []
+        rejected: set[str] = set()
         for destination in send.destinations:
             message_id = destination.message_id or str(uuid.uuid4())
+            if self.rules.rejected_at_send(destination.to):
+                rejected.add(message_id)
+                answered.append((destination.to, message_id))
+                continue
             steps = self.rules.simulate(destination.to, scenario.flow, send.content)
             # held until the sandbox's clock reaches sendAt, then the flow runs at time_scale
             ready_at = now + offset + steps[-1].end / self.time_scale
@@ -272,6 +286,8 @@ class SandboxModel:
             to_json = json.dumps(destination.to, separators=(",", ":"), ensure_ascii=False)
             rows.append((message_id, bulk_id, to_json, now, now + offset, ready_at, steps[-1].channel, steps_json))
             answered.append((destination.to, message_id))
+        if not rows:
+            return Accepted(bulk_id if several else None, tuple(answered), frozenset(rejected))
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO batches (scenario_key, texts, callback_data) VALUES (?, ?, ?)",
@@ -283,7 +299,7 @@ class SandboxModel:
                 " final_channel, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r[0], r[1], batch_id, *r[2:]) for r in rows],
             )
-        return Accepted(bulk_id if several else None, tuple(answered))
+        return Accepted(bulk_id if several else None, tuple(answered), frozenset(rejected))
 
     def take_reports(
         self,

@@ -69,6 +69,7 @@ class Accepted:
 
     bulk_id: str | None
     messages: tuple[tuple[Mapping[str, Any], str], ...]
+    rejected: frozenset[str] = frozenset()  # message ids the answer rejects (rejected_at_send)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from campaigner.sandbox.clock import RETENTION, format_duration, parse_duration
-from campaigner.sandbox.delivery import CURRENCY, PENDING_ENROUTE, Status, StepOutcome
+from campaigner.sandbox.delivery import CURRENCY, PENDING_ENROUTE, REJECTED_DND, Status, StepOutcome
 from campaigner.sandbox.exceptions import ApiError, bad_request, general_error, not_found, too_many_requests
 from campaigner.sandbox.faults import Fault, FaultInjector
 from campaigner.sandbox.models import SandboxModel
@@ -128,8 +128,11 @@ class OmniResponses:
         body: dict[str, Any] = {}
         if accepted.bulk_id is not None:
             body["bulkId"] = accepted.bulk_id
-        pending = PENDING_ENROUTE.as_json()
-        body["messages"] = [{"to": to, "status": pending, "messageId": mid} for to, mid in accepted.messages]
+        pending, rejected = PENDING_ENROUTE.as_json(), REJECTED_DND.as_json()
+        body["messages"] = [
+            {"to": to, "status": rejected if mid in accepted.rejected else pending, "messageId": mid}
+            for to, mid in accepted.messages
+        ]
         if context.fault == "timeout":
             await self._sleep(self.timeout_delay)
         elif context.fault == "lost-answer":

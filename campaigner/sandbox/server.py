@@ -62,6 +62,7 @@ class SandboxServer:
         no_line_share: float = DEFAULT_NO_LINE_SHARE,
         sms_failure_rate: float = DEFAULT_SMS_FAILURE_RATE,
         latency: Latency | str | None = None,
+        reject_suffix: str | None = None,
     ) -> None:
         """``latency``: every provider answer held that long, e.g. ``"50ms"`` or ``"50ms,10ms"`` (± jitter)."""
         _check_loopback(host)
@@ -83,7 +84,7 @@ class SandboxServer:
         self.seed = seed
         self.time_scale = time_scale
         self.timeout_delay = timeout_delay
-        self.rules = DeliveryRules(seed, no_line_share, sms_failure_rate)
+        self.rules = DeliveryRules(seed, no_line_share, sms_failure_rate, reject_suffix)
         self.model: SandboxModel | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

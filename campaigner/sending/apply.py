@@ -36,8 +36,10 @@ from campaigner.errors import (
 )
 from campaigner.ledger.messages import Ledger, MessageIntent
 from campaigner.plan.build import PlannedMessage, ScenarioChange, group_requests, unsent
+from campaigner.schedule.windows import api_time
 from campaigner.sending.doubts import REPORT_PAGE, adopt_from_logs, settle_doubts
 from campaigner.sending.job import Job, Progress, SendCounts, merge
+from campaigner.sending.stop import StopRule, watch_reports
 
 if TYPE_CHECKING:
     from campaigner.omni.client import OmniClient
@@ -55,6 +57,10 @@ DUPLICATE_MESSAGE_ID = 23  # status id of REJECTED_DUPLICATE_MESSAGE_ID (omni-ap
 
 def _now() -> float:
     return time.time()
+
+
+def _epoch(at: datetime | None) -> float | None:
+    return None if at is None else at.timestamp()
 
 
 def _duplicate_id(status: Any) -> bool:
@@ -118,6 +124,8 @@ class Sender:
         self.window_closed = False
         self._probe = probe  # look the first messages up in the logs before claiming any
         self.stale = False  # the probe found some: the ledger is behind the provider
+        self.stop_rule = StopRule(job.stop_when) if job.stop_when is not None else None
+        self.stopped: str | None = None  # why send.stopWhen stopped claiming
 
     # -- producing ---------------------------------------------------------------------------------
 
@@ -128,7 +136,11 @@ class Sender:
         return group_requests(fresh, job.batch_size)
 
     def _claim(self, groups: list[list[PlannedMessage]]) -> list[list[PlannedMessage]]:
-        intents = [MessageIntent(m.message_id, m.recipient_id, m.row, m.payload.hash) for g in groups for m in g]
+        intents = [
+            MessageIntent(m.message_id, m.recipient_id, m.row, m.payload.hash, _epoch(m.send_at))
+            for g in groups
+            for m in g
+        ]
         claimed = set(self.ledger.claim_for_sending(self.job.target.id, self.job.campaign, intents, at=_now()))
         out = []
         for g in groups:
@@ -141,7 +153,7 @@ class Sender:
         batch: list[list[PlannedMessage]] = []
         size = 0
         for group in self._groups():
-            if self._fatal is not None:
+            if self._fatal is not None or self.stopped:
                 break
             batch.append(group)
             size += len(group)
@@ -150,7 +162,7 @@ class Sender:
                     break
                 batch, size = [], 0
             await asyncio.sleep(0)
-        if batch and self._fatal is None:
+        if batch and self._fatal is None and not self.stopped:
             await self._dispatch(batch, queue)
         for _ in range(self.job.concurrency):
             await queue.put(None)
@@ -158,7 +170,7 @@ class Sender:
     async def _dispatch(
         self, batch: list[list[PlannedMessage]], queue: asyncio.Queue[list[PlannedMessage] | None]
     ) -> bool:
-        if self._window_closed_now():
+        if self.stopped or self._window_closed_now():
             return False
         if self._probe:
             self._probe = False
@@ -188,12 +200,15 @@ class Sender:
     # -- sending -----------------------------------------------------------------------------------
 
     def _body(self, group: list[PlannedMessage]) -> dict[str, Any]:
-        return {
+        body = {
             "scenarioKey": self.scenario_key,
             "bulkId": self.job.bulk_id,
             "destinations": [{"messageId": m.message_id, "to": m.to} for m in group],
             **group[0].payload.body,
         }
+        if group[0].send_at is not None:  # a group shares its sendAt (group_requests)
+            body["sendAt"] = api_time(group[0].send_at)
+        return body
 
     async def _send_one(self, group: list[PlannedMessage]) -> None:
         ids = [m.message_id for m in group]
@@ -259,10 +274,12 @@ class Sender:
             group = await queue.get()
             if group is None:
                 return
-            if self._fatal is not None or self._window_closed_now():
+            if self._fatal is not None or self.stopped or self._window_closed_now():
                 self._released.extend(m.message_id for m in group)  # claimed, never sent: claimable again
                 continue
             await self._send_one(group)
+            if self.stop_rule is not None and not self.stopped:
+                self.stopped = self.stop_rule.check_answers(self.counts.accepted, self.counts.rejected)
             self.progress.sent(self.counts.accepted, self.counts.rejected, self.counts.unknown)
 
     def flush(self) -> None:
@@ -289,10 +306,20 @@ class Sender:
                 await asyncio.wait_for(stop.wait(), FLUSH_EVERY)
             self.flush()
 
+    def _stop(self, reason: str) -> None:
+        if not self.stopped:
+            self.stopped = reason
+
     async def run(self) -> SendCounts:
         queue: asyncio.Queue[list[PlannedMessage] | None] = asyncio.Queue(maxsize=4 * self.job.concurrency)
         stop = asyncio.Event()
         flusher = asyncio.create_task(self._flusher(stop))
+        watcher = None
+        if self.stop_rule is not None and self.stop_rule.needs_reports:
+            every = 0.2 if self.job.target.is_sandbox else 5.0
+            watcher = asyncio.create_task(
+                watch_reports(self.client, self.ledger, self.job, self.stop_rule, self._stop, every=every)
+            )
         try:
             workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.job.concurrency)]
             try:
@@ -304,6 +331,10 @@ class Sender:
                 raise
             await asyncio.gather(*workers)
         finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
             stop.set()
             await flusher
             self.flush()
@@ -320,15 +351,25 @@ class Sender:
 
 
 async def send_campaign(
-    client: OmniClient, ledger: Ledger, job: Job, scenario_key: str, progress: Progress
+    client: OmniClient,
+    ledger: Ledger,
+    job: Job,
+    scenario_key: str,
+    progress: Progress,
+    *,
+    retry_rejected: bool = True,
 ) -> SendCounts:
-    """Send until every message is accepted, rejected, or (after MAX_PASSES) still in doubt."""
+    """Send until every message is accepted, rejected, or (after MAX_PASSES) still in doubt.
+
+    ``retry_rejected=False``: rejections of an earlier run stay (the canary's, decided in this apply).
+    """
     total = SendCounts()
     probe = ledger.campaign_known(job.target.id, job.campaign)
     if not probe:
         total.adopted += await adopt_from_logs(client, ledger, job, progress)
     await settle_doubts(client, ledger, job, progress, total)
-    ledger.retry_rejected(job.target.id, job.campaign)
+    if retry_rejected:
+        ledger.retry_rejected(job.target.id, job.campaign)
     for _ in range(MAX_PASSES):
         sender = Sender(client, ledger, job, scenario_key, progress, probe=probe)
         probe = False
@@ -341,6 +382,11 @@ async def send_campaign(
             )
             total.adopted += await adopt_from_logs(client, ledger, job, progress)
             continue
+        if sender.stopped:
+            total.stopped = sender.stopped
+            ledger.record_stop(job.target.id, job.campaign, sender.stopped)
+            progress.phase(f"Sending stopped: {sender.stopped}; what was in flight was finished.")
+            break
         if sender.window_closed:
             total.window_closed += 1
             progress.phase(f"The send window closed at {job.not_after}: the rest stays unsent.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from campaigner.errors import CampaignerError
@@ -67,6 +68,7 @@ async def adopt_from_logs(client: OmniClient, ledger: Ledger, job: Job, progress
         job.campaign,
         [(str(e["messageId"]), _log_to(e), e.get("status")) for e in found if e.get("messageId")],
         at=_now(),
+        send_at=_held(found, _now()),
     )
     ledger.ensure_campaign(job.target.id, job.campaign, job.bulk_id)
     if adopted:
@@ -75,6 +77,21 @@ async def adopt_from_logs(client: OmniClient, ledger: Ledger, job: Job, progress
         ledger.set_reports_state(job.target.id, job.campaign, "lost")
         progress.phase(f"Adopted {adopted} message(s) the provider already had (from its logs).")
     return adopted
+
+
+def _held(entries: list[dict[str, Any]], now: float) -> dict[str, float]:
+    """message id -> sendAt of the entries the provider holds for later (their ``sentAt`` is ahead)."""
+    held: dict[str, float] = {}
+    for entry in entries:
+        sent_at = entry.get("sentAt")
+        if isinstance(sent_at, str) and entry.get("messageId"):
+            try:
+                at = datetime.fromisoformat(sent_at).timestamp()
+            except ValueError:
+                continue
+            if at > now:
+                held[str(entry["messageId"])] = at
+    return held
 
 
 async def _campaign_logs(client: OmniClient, job: Job) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from campaigner.campaign.spec import StopWhen
     from campaigner.plan.build import PlannedMessage
     from campaigner.recipients.reader import Skip
     from campaigner.sending.target import Target
@@ -36,6 +37,7 @@ class SendCounts:
     resent: int = 0
     requests: int = 0
     window_closed: int = 0
+    stopped: str | None = None  # why send.stopWhen stopped the send
     rejections: dict[str, int] = field(default_factory=dict)
 
 
@@ -51,6 +53,7 @@ class Job:
     rate: float
     concurrency: int
     not_after: datetime | None = None
+    stop_when: StopWhen | None = None
 
 
 def merge(total: SendCounts, part: SendCounts) -> None:

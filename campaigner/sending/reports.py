@@ -51,10 +51,12 @@ async def collect_reports(
     run may have taken their reports). Then the messages still without a final report are filled in from
     the logs (final status only, no error details, marked as such); a real report that arrives later
     replaces one from the logs. The provider's reports are fetched at least once even when none is
-    outstanding. Returns (reports stored, still pending).
+    outstanding. Messages scheduled (``sendAt``) for later than the wait are not waited for: ``campaigner
+    report`` collects them once they are due. Returns (reports stored, still pending).
     """
     interval = poll if poll is not None else (0.2 if target.is_sandbox else 5.0)
     deadline = time.monotonic() + wait
+    due_by = _now() + wait  # a message whose sendAt is later than this has no report to wait for
     stored = 0
     lost = ledger.reports_state(target.id, campaign) is not None
     if lost:
@@ -62,7 +64,10 @@ async def collect_reports(
             "Delivery reports may have been handed out to an earlier run and lost (a crash, or a lost ledger): "
             "reading final statuses from the logs."
         )
-    outstanding = ledger.count_without_report(target.id, campaign)
+    outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
+    later = ledger.count_without_report(target.id, campaign) - outstanding
+    if later:
+        progress.phase(f"{later} message(s) scheduled for later (sendAt): `campaigner report` collects theirs.")
     if outstanding and wait > 0:
         progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
     fetching = False  # the ledger says "fetching" already (recorded with the last page stored)
@@ -96,7 +101,7 @@ async def collect_reports(
                 stored += ledger.store_reports(target.id, page, source="reports", at=_now(), then=then)
                 if fetching:
                     continue
-            outstanding = ledger.count_without_report(target.id, campaign)
+            outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
             if not outstanding or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
@@ -108,7 +113,7 @@ async def collect_reports(
     if lost:
         stored += await _fill_in_from_logs(client, ledger, target, campaign)
         ledger.set_reports_state(target.id, campaign, None)
-        outstanding = ledger.count_without_report(target.id, campaign)
+        outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
     return stored, outstanding
 
 
@@ -125,10 +130,28 @@ async def _fill_in_from_logs(client: OmniClient, ledger: Ledger, target: Target,
     return stored
 
 
+async def fetch_report_page(client: OmniClient, ledger: Ledger, target: Target, campaign: str, bulk_id: str) -> int:
+    """One request for reports, stored before it counts, with ``reports_state`` kept as collect_reports keeps it.
+
+    For the canary's wait and ``send.stopWhen`` while sending. Returns how many reports were stored;
+    a lost answer marks the reports ``lost`` (the next collection reads the logs) and stores nothing. A
+    ``lost`` mark left by an earlier run stays for collect_reports to settle.
+    """
+    after = "lost" if ledger.reports_state(target.id, campaign) is not None else None
+    ledger.set_reports_state(target.id, campaign, "fetching")
+    try:
+        page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
+    except OutcomeUnknownError:
+        ledger.set_reports_state(target.id, campaign, "lost")
+        return 0
+    stored = ledger.store_reports(target.id, page, source="reports", at=_now()) if page else 0
+    ledger.set_reports_state(target.id, campaign, after)
+    return stored
+
+
 def summary_dir(loaded: LoadedCampaign) -> Path:
     """``report.dir`` (relative to the campaign file), or ``reports/<campaign>`` beside it."""
-    spec = loaded.spec
-    return loaded.resolve(spec.report.dir or f"reports/{spec.campaign}")
+    return loaded.report_dir
 
 
 @dataclass(frozen=True)
@@ -166,6 +189,7 @@ def write_summary(
     *,
     skipped: dict[str, int],
     never_sent: int = 0,
+    canary: dict[str, Any] | None = None,
 ) -> Written:
     """(Re)write summary.json, summary.md, report.html and messages.csv from the ledger.
 
@@ -183,6 +207,8 @@ def write_summary(
         skipped=skipped,
         never_sent=never_sent,
         description=spec.description,
+        canary=canary,
+        now=_now(),
     )
     csv_tmp = directory / ".messages.csv.tmp"
     with csv_tmp.open("w", encoding="utf-8", newline="") as fh:

@@ -131,9 +131,16 @@ def _tuned(config: ClientConfig, env: Mapping[str, str]) -> ClientConfig:
 
 @contextmanager
 def connect(
-    target: Target, environ: Mapping[str, str] | None = None, *, state: StateLocation | None = None
+    target: Target,
+    environ: Mapping[str, str] | None = None,
+    *,
+    state: StateLocation | None = None,
+    writes: bool = True,
 ) -> Iterator[Connection]:
-    """Yield a client configuration for ``target``; for the sandbox, run it for the duration."""
+    """Yield a client configuration for ``target``; for the sandbox, run it for the duration.
+
+    With ``writes=False`` (plan) nothing is created: a sandbox with no state file yet runs in memory.
+    """
     from campaigner.omni.config import ClientConfig
 
     env = os.environ if environ is None else environ
@@ -145,8 +152,12 @@ def connect(
     from campaigner.sandbox.server import SandboxServer
 
     db = sandbox_state_path(env, state)
-    db.parent.mkdir(parents=True, exist_ok=True)
-    server = SandboxServer(db_path=db, api_key=SANDBOX_KEY)
+    if writes or db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        sandbox_state: Path | str = db
+    else:
+        sandbox_state = ":memory:"
+    server = SandboxServer(db_path=sandbox_state, api_key=SANDBOX_KEY)
     server.start()
     try:
         config = ClientConfig.from_env({"INFOBIP_BASE_URL": server.url, "INFOBIP_API_KEY": SANDBOX_KEY})
@@ -155,7 +166,8 @@ def connect(
         yield Connection(
             target,
             config,
-            f"Target: embedded sandbox ({server.url}, state {db}); nothing leaves this machine",
+            f"Target: embedded sandbox ({server.url}, state {db}{'' if sandbox_state == db else ' (none yet)'}); "
+            "nothing leaves this machine",
         )
     finally:
         server.stop()

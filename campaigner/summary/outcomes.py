@@ -15,6 +15,8 @@ Counting rules, one recipient (one message) at a time:
   provider's reason); ``accepted`` is final ``pending``; ``unknown`` and ``sending`` (a request whose
   answer never came) count as ``recipients.unknown`` and in no final status; ``planned`` (never sent)
   counts nowhere but in ``recipients.planned``.
+- ``scheduled``: an accepted message with no final report whose ``sendAt`` (``send.localHours``) is still
+  ahead of the summary's ``now``: the provider holds it; ``campaigner report`` collects it later.
 - ``failover``: ``line_delivered`` = delivered with final channel LINE, ``sms_fallback_delivered`` =
   delivered with final channel SMS, ``not_delivered`` = final undeliverable + expired + rejected.
 - ``errors``: the report's ``error.name`` unless it is NO_ERROR. Reports filled in from the provider's
@@ -40,7 +42,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Final, Protocol
 
 FORMAT_VERSION: Final = 1
-FINAL_GROUPS: Final = ("delivered", "undeliverable", "expired", "rejected", "pending")
+FINAL_GROUPS: Final = ("delivered", "undeliverable", "expired", "rejected", "pending", "scheduled")
 CHANNEL_GROUPS: Final = ("delivered", "undeliverable", "expired", "rejected")
 NOT_DELIVERED: Final = ("undeliverable", "expired", "rejected")
 CSV_HEADER: Final = (
@@ -95,6 +97,8 @@ class SummaryContext:
     never_sent: int = 0  # planned messages the ledger has no record of (the send window closed first)
     skipped: Mapping[str, int] = field(default_factory=dict)  # reason -> rows
     description: str | None = None
+    canary: Mapping[str, Any] | None = None  # the canary's verdict and figures (see summary.canary)
+    now: float | None = None  # epoch seconds: accepted messages with a later sendAt count as scheduled
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +179,14 @@ def _group(status: Mapping[str, Any]) -> str:
     return _GROUP_BY_ID.get(group_id, "pending") if isinstance(group_id, int) else "pending"
 
 
-def classify(outcome: OutcomeLike) -> MessageResult:
+def classify(outcome: OutcomeLike, now: float | None = None) -> MessageResult:
     """How the summary counts one outcome (the module docstring gives the rules)."""
     report = outcome.report
     state = outcome.state
+    send_at = getattr(outcome, "send_at", None)
+    held = now is not None and send_at is not None and send_at > now and state == "accepted"
+    if held and (report is None or _group(_mapping(report.get("status"))) == "pending"):
+        return MessageResult(outcome.row, outcome.message_id, state, "scheduled", "", "", "", "", None, "", None, "")
     if report is None:
         if state == "rejected":
             result, error = "rejected", " ".join((outcome.reason or "").split())
@@ -316,6 +324,7 @@ class Summary:
     latency_exact: bool
     reports_from_logs: int
     messages: int  # outcomes read
+    canary: Mapping[str, Any] | None = None  # the canary's verdict and figures, apart from the rest
 
     def to_dict(self) -> dict[str, Any]:
         """summary.json as a dict: the keys of SPEC section 7, plus format_version, rejected_reasons and
@@ -334,6 +343,7 @@ class Summary:
             "latency_seconds": {"p50": self.latency_p50, "p95": self.latency_p95},
             "rejected_reasons": dict(self.rejected_reasons),
             "reports_from_logs": self.reports_from_logs,
+            **({"canary": dict(self.canary)} if self.canary is not None else {}),
         }
 
 
@@ -359,7 +369,7 @@ class SummaryBuilder:
 
     def add(self, outcome: OutcomeLike) -> MessageResult:
         """Count one outcome; returns how it was read (the messages.csv row)."""
-        result = classify(outcome)
+        result = classify(outcome, self.context.now)
         self.messages += 1
         if result.state == "rejected":
             self.recipients["rejected"] += 1
@@ -436,6 +446,7 @@ class SummaryBuilder:
             latency_exact=self.latency.exact,
             reports_from_logs=self.reports_from_logs,
             messages=self.messages,
+            canary=ctx.canary,
         )
 
 

@@ -16,15 +16,12 @@ from typing import Any, Final
 
 import jinja2
 
+from campaigner.summary.canary import CANARY_HTML, canary_markdown, canary_rows, verdict_rows
 from campaigner.summary.outcomes import CHANNEL_GROUPS, MAX_CHANNELS, NOT_DELIVERED, OTHER, Summary, render_json
+from campaigner.text.escape import clip, for_markdown, markdown_code
 
 _MONEY: Final = Decimal("0.000001")
 TOP_ROWS: Final = 10  # rows per table of errors, reasons, skips in summary.md (the rest in one row)
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def format_money(total: Decimal) -> str:
@@ -47,30 +44,27 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-_MD_ESCAPES: Final = str.maketrans({**{c: "\\" + c for c in "\\`*_[]|#~"}, "<": "&lt;", ">": "&gt;", "&": "&amp;"})
-
-
 def _md(text: str, limit: int = 200) -> str:
-    """Plain text, markdown and HTML escaped, on one line."""
-    return _clip(text, limit).translate(_MD_ESCAPES)
+    """Plain text, markdown and HTML escaped, on one line, mentions defused (``text.escape.for_markdown``)."""
+    return for_markdown(text, limit)
 
 
 def _md_code(text: str, limit: int = 120) -> str:
     """Provider text as a code span inside a table cell (no formatting, no mentions, no HTML)."""
-    text = _clip(text, limit).replace("`", "'").replace("|", "\\|")
-    return f"`{text}`" if text else ""
+    return markdown_code(text, limit)
 
 
 def headline(summary: Summary, *, markdown: bool = False) -> str:
     """The line a person reads at a glance, e.g. ``spring → sandbox: 18 planned, 18 sent, 14 delivered
     (9 LINE, 5 SMS fallback), 2 undeliverable, 2 pending; cost 0.21 EUR``."""
-    esc = _md if markdown else (lambda text: _clip(text, 200))
+    esc = _md if markdown else (lambda text: clip(text, 200))
     r, f = summary.recipients, summary.final
     parts = [f"{r['planned']} planned", f"{r['sent']} sent", f"{f['delivered']} delivered"]
     if len(summary.flow) > 1 and f["delivered"]:
         fo = summary.failover
         parts[-1] += f" ({fo['line_delivered']} LINE, {fo['sms_fallback_delivered']} SMS fallback)"
     counts = [(f[g], g) for g in NOT_DELIVERED] + [(r["unknown"], "unknown"), (f["pending"], "pending")]
+    counts.append((f.get("scheduled", 0), "scheduled"))
     parts += [f"{n} {label}" for n, label in counts if n]
     line = f"{esc(summary.campaign)} → {esc(summary.target)}: " + ", ".join(parts)
     if summary.cost:
@@ -114,7 +108,7 @@ def render_markdown(summary: Summary) -> str:
     rows += [("skipped", sum(s.skipped.values()))]
     rows += [(f"skipped: {_md(reason, 80)}", n) for reason, n in _top(s.skipped, 10)]
     out += _table(("Recipients", "Count"), rows)
-    out += _table(("Final status", "Recipients"), s.final.items())
+    out += _table(("Final status", "Recipients"), [(k, n) for k, n in s.final.items() if n or k != "scheduled"])
     fo = s.failover
     out += _table(
         ("Failover", "Recipients"),
@@ -149,6 +143,8 @@ def render_markdown(summary: Summary) -> str:
             f"{_count(s.reports_from_logs, 'report')} from the provider's logs: status only, no error details.",
             "",
         ]
+    if s.canary is not None:
+        out += canary_markdown(s.canary, s.recipients, s.final, lambda text: _md(text, 400))
     out.append(f"bulkId: {_md(s.bulk_id, 100)}")
     return "\n".join(out) + "\n"
 
@@ -171,6 +167,7 @@ def funnel_bars(summary: Summary) -> list[dict[str, Any]]:
     ]
     steps += [(label, n, css) for label, n, css in [
         ("Pending (no final report yet)", summary.final["pending"], "pending"),
+        ("Scheduled (sendAt still ahead)", summary.final.get("scheduled", 0), "pending"),
         ("Unknown outcome", r["unknown"], "unknown"),
     ] if n]  # fmt: skip
     total = sum(n for _, n, _ in steps)
@@ -205,17 +202,17 @@ def render_html(summary: Summary) -> str:
     latency tables; self-contained (no network, no JavaScript), every user or provider string escaped."""
     s = summary
     bars = funnel_bars(s)
-    errors = [(_clip(e, 200), n, _clip(s.error_descriptions.get(e, ""), 300)) for e, n in s.errors.items()]
+    errors = [(clip(e, 200), n, clip(s.error_descriptions.get(e, ""), 300)) for e, n in s.errors.items()]
     return _template().render(
         s=s,
         headline=headline(s),
-        description=_clip(s.description or "", 2000),
+        description=clip(s.description or "", 2000),
         skipped_total=sum(s.skipped.values()),
-        skipped=[(_clip(k, 200), n) for k, n in list(s.skipped.items())[:50]],
-        channels=[(_clip(c, 40), counts) for c, counts in list(s.channels.items())[:MAX_CHANNELS]],
+        skipped=[(clip(k, 200), n) for k, n in list(s.skipped.items())[:50]],
+        channels=[(clip(c, 40), counts) for c, counts in list(s.channels.items())[:MAX_CHANNELS]],
         errors=errors[:50],
-        reasons=[(_clip(k, 300), n) for k, n in list(s.rejected_reasons.items())[:50]],
-        cost=[(_clip(c, 12), format_money(v)) for c, v in list(s.cost.items())[:50]],
+        reasons=[(clip(k, 300), n) for k, n in list(s.rejected_reasons.items())[:50]],
+        cost=[(clip(c, 12), format_money(v)) for c, v in list(s.cost.items())[:50]],
         p50=format_seconds(s.latency_p50),
         p95=format_seconds(s.latency_p95),
         bars=bars,
@@ -224,12 +221,15 @@ def render_html(summary: Summary) -> str:
         svg_height=len(bars) * _ROW_H + 8,
         bar_height=_BAR_H,
         label_width=_LABEL_W,
+        canary=canary_rows(s.canary, s.recipients, s.final) if s.canary is not None else None,
+        canary_verdict=verdict_rows(s.canary) if s.canary is not None else [],
     )
 
 
 # A constant rather than a file under campaigner/templates/: that directory would shadow the
 # campaigner.content.templates module (Jinja2 rendering of campaign content) for type checkers and readers.
-REPORT_TEMPLATE: Final = """\
+REPORT_TEMPLATE: Final = (
+    """\
 <!DOCTYPE html>
 <html lang="en">
 <head>
@@ -279,6 +279,9 @@ svg text { font-size: 13px; fill: #1f2328; }
 <p class="muted">No message has reached the provider yet.</p>
 {% endif %}
 
+"""
+    + CANARY_HTML
+    + """
 <h2>Recipients</h2>
 <table>
 <tr><th>planned</th><td class="n">{{ s.recipients.planned }}</td></tr>
@@ -297,7 +300,7 @@ svg text { font-size: 13px; fill: #1f2328; }
 <h2>Final status</h2>
 <table>
 <tr><th>status</th><th class="n">recipients</th></tr>
-{% for group, n in s.final.items() %}
+{% for group, n in s.final.items() if n or group != "scheduled" %}
 <tr><td>{{ group }}</td><td class="n">{{ n }}</td></tr>
 {% endfor %}
 </table>
@@ -357,6 +360,7 @@ status only, no error details.</p>
 </body>
 </html>
 """
+)
 
 
 def render_all(summary: Summary) -> dict[str, str]:

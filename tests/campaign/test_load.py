@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,15 @@ def test_committed_schema_matches(cli: object) -> None:
     result = cli("schema")  # type: ignore[operator]
     committed = (Path(__file__).resolve().parents[2] / "campaign.schema.json").read_text(encoding="utf-8")
     assert result.out == committed, "run `campaigner schema > campaign.schema.json`"
+
+
+def test_a_closed_send_window_is_a_warning_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        VALID.replace("  rateLimit: 600/m\n", "  rateLimit: 600/m\n  notAfter: 2020-01-01T09:00:00+01:00\n")
+    )
+    loaded = load_campaign(path)
+    assert [w.replace(str(tmp_path), "T") for w in loaded.warning_lines()] == [
+        "T/c.yaml:19:13: warning: send.notAfter 2020-01-01T09:00:00+01:00 is in the past: apply will send nothing"
+    ]
+    assert load_campaign(tmp_path / "c.yaml").warnings(now=datetime(2019, 1, 1, tzinfo=UTC)) == []

@@ -50,18 +50,18 @@ def _received(server: SandboxServer) -> dict[str, int]:
     return {m["messageId"]: m["received"] for m in messages}
 
 
-def _two_folders(tmp_path: Path, rows: int) -> tuple[Path, Path, Path]:
+def _two_folders(tmp_path: Path, rows: int, rate: str = "100/s") -> tuple[Path, Path, Path]:
     """Folders A/ and B/ holding copies of one campaign (the same id, the same recipients)."""
     a, b = tmp_path / "A", tmp_path / "B"
     a.mkdir()
     write_recipients(a / "shared.csv", rows)
-    campaign = write_campaign(a, "shared.csv", campaign="shared-test", rate="100/s", batch=1)
+    campaign = write_campaign(a, "shared.csv", campaign="shared-test", rate=rate, batch=1)
     shutil.copytree(a, b)
     return a, b, Path(campaign.name)
 
 
 def test_two_folders_sharing_a_postgres_ledger_one_sends_the_other_refuses(tmp_path: Path, postgres_url: str) -> None:
-    a, b, campaign = _two_folders(tmp_path, 200)
+    a, b, campaign = _two_folders(tmp_path, 150, rate="25/s")  # 6 s of sending: longer than a start-up lag
     with SandboxServer(db_path=tmp_path / "sandbox.db") as server:
         env = _env(server, postgres_url, GITHUB_RUN_ID="4242", GITHUB_REPOSITORY="team/campaigns")
         procs = [_apply(a, campaign, env), _apply(b, campaign, env)]
@@ -74,7 +74,7 @@ def test_two_folders_sharing_a_postgres_ledger_one_sends_the_other_refuses(tmp_p
         assert " in GitHub Actions run https://github.com/team/campaigns/actions/runs/4242; " in refused
         assert refused.endswith("if that process is gone, run `campaigner unlock shared-test --force`")
         received = _received(server)
-        assert len(received) == 200
+        assert len(received) == 150
         assert set(received.values()) == {1}
 
 
@@ -119,9 +119,17 @@ def provider_env(workdir: Path, sandbox: SandboxServer, monkeypatch: pytest.Monk
 def test_after_49_hours_a_fresh_ci_runner_refuses_and_a_shared_ledger_says_no_changes(
     workdir: Path, cli: Any, provider_env: SandboxServer, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    planned = cli("plan", EXAMPLE, "--state", postgres_url)  # a database campaigner never wrote to
+    assert planned.code == 0, planned.err
+    assert "  to send         15\n" in planned.out
+    with psycopg.connect(postgres_url) as conn:  # plan wrote nothing there, not even the schema
+        assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = 'campaigner'").fetchone() is None
     first = cli("apply", EXAMPLE, "--auto-approve", "--no-wait", "--state", postgres_url)
     assert first.code == 0, first.err
     assert len(_received(provider_env)) == 15
+    reported = cli("report", EXAMPLE, "--wait", "30s", "--state", postgres_url)  # under the PostgreSQL lock
+    assert reported.code == 0, reported.err
+    assert "0 message(s) still without a final report." in reported.out
     assert httpx.post(f"{provider_env.url}/_sandbox/clock", json={"advance": "49h"}).status_code == 200
     assert httpx.get(f"{provider_env.url}/omni/1/logs", headers={"Authorization": "App sandbox"}).json() == {
         "results": []

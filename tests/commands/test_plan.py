@@ -47,6 +47,7 @@ def test_plan_json_has_stable_keys(workdir: Path, cli: Any) -> None:
         "rows": 20,
         "to_send": 15,
         "already_sent": 0,
+        "in_doubt": 0,
         "skipped": {"invalid_number": 1, "no_address": 1, "duplicate": 1, "excluded": 2},
         "skipped_first_rows": {"invalid_number": [9], "no_address": [10], "duplicate": [11], "excluded": [15, 17]},
     }

@@ -87,7 +87,12 @@ def test_copy_back_and_refuse_a_ledger_that_disagrees(
     laptop = tmp_path / "laptop.db"
     with Ledger(laptop) as ledger:
         ledger.ensure_campaign("sandbox", "spring", "bulk-1")
-        ledger.claim_for_sending("sandbox", "spring", [MessageIntent(f"m{i}", "r", i, "h") for i in range(3)], at=1.0)
+        ledger.claim_for_sending(
+            "sandbox",
+            "spring",
+            [MessageIntent(f"m{i}", "r", i, "h", send_at=1796000000.0 if i == 2 else None) for i in range(3)],
+            at=1.0,
+        )
         ledger.mark_accepted("sandbox", [("m0", {"groupName": "PENDING"})], at=2.0)
         ledger.store_reports(
             "sandbox", [{"messageId": "m0", "status": {"groupName": "DELIVERED"}}], source="reports", at=3.0
@@ -101,6 +106,11 @@ def test_copy_back_and_refuse_a_ledger_that_disagrees(
     with Ledger(back) as copy:
         assert copy.counts("sandbox", "spring") == Ledger(laptop).counts("sandbox", "spring")
         assert copy.campaign_bulk_id("sandbox", "spring") == "bulk-1"
+        assert [(o.message_id, o.state, o.send_at) for o in copy.outcomes("sandbox", "spring")] == [
+            ("m0", "accepted", None),
+            ("m1", "sending", None),
+            ("m2", "sending", 1796000000.0),
+        ]
 
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         admin.execute("UPDATE campaigner.messages SET state = 'planned' WHERE message_id = 'm1'")

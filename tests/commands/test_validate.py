@@ -79,3 +79,16 @@ def test_bad_input_stops_before_sending(case: str, workdir: Path, cli: Any) -> N
     if stats is not None:
         assert stats["receipts"] == 0
         assert [name for name in stats["requests"] if not name.startswith("GET ")] == []  # no scenario created
+
+
+def test_a_closed_send_window_is_a_warning_in_validate_and_plan(workdir: Path, cli: Any) -> None:
+    shutil.copytree(BAD / "schema-ratelimit-zero", workdir / "case", ignore=shutil.ignore_patterns("expected.txt"))
+    path = workdir / "case" / "campaign.yaml"
+    text = path.read_text().replace("rateLimit: 0/s", "rateLimit: 20/s\n  notAfter: 2020-01-01T09:00:00+01:00")
+    path.write_text(text)
+    warning = "send.notAfter 2020-01-01T09:00:00+01:00 is in the past: apply will send nothing"
+    validated = cli("validate", "case/campaign.yaml")
+    assert (validated.code, validated.err) == (0, f"case/campaign.yaml:23:13: warning: {warning}\n")
+    planned = cli("plan", "case/campaign.yaml")
+    assert planned.code == 0
+    assert f"  warning: {warning}\n" in planned.out

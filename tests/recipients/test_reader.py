@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import subprocess
 import sys
@@ -535,3 +536,83 @@ def test_pure_core_imports_no_io_libraries() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[2]
     )
     assert out.stdout.strip() == "[]"
+
+
+# --- hardening (#15) ---------------------------------------------------------------------------
+
+
+def _read_at(base: Path, recipients: Recipients) -> list[Recipient | Skip]:
+    with open_recipients(recipients, base, campaign_path=base / "campaign.yaml", locate=POSITIONS.__getitem__) as src:
+        return list(src)
+
+
+def _errors_at(base: Path, recipients: Recipients) -> list[str]:
+    with pytest.raises(CampaignerError) as caught:
+        _read_at(base, recipients)
+    return caught.value.lines()
+
+
+def test_the_delimiter_is_guessed_from_the_first_record_quotes_respected(tmp_path: Path) -> None:
+    (tmp_path / "semi.csv").write_bytes(b'"phone\nnumber, mobile";name\r\n+385 91 234 5678;Ana\r\n')
+    items = _read_at(tmp_path, spec("semi.csv", phone="phone\nnumber, mobile"))
+    assert items == [Recipient(2, "385912345678", None, {"phone\nnumber, mobile": "+385 91 234 5678", "name": "Ana"})]
+
+
+def test_invalid_utf8_in_a_file_with_cr_line_endings_names_its_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cr.csv").write_bytes(b"phone,name\r+385912345678,Ana\r+385987654321,Jos\xe9\r")
+    assert _errors_at(tmp_path, spec("cr.csv")) == [
+        f"cr.csv:row 3: error: not valid UTF-8: byte 0xe9 at offset 46 {UTF8_HINT}"
+    ]
+
+
+def test_inputs_outside_the_campaign_folder_are_refused_without_reading_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.csv").symlink_to("/proc/self/environ")
+    hint = "(copy the file into it; inputs are read only from the campaign file's git work tree, else from its folder)"
+    assert _errors_at(tmp_path, spec("data.csv", exclude=["/etc/passwd"])) == [
+        f"campaign.yaml:8:8: error: recipients.csv: data.csv (a link to /proc/{os.getpid()}/environ) is outside "
+        f"the campaign's folder . {hint}",
+        f"campaign.yaml:12:7: error: recipients.exclude[0]: /etc/passwd is outside the campaign's folder . {hint}",
+    ]
+
+
+def test_a_fifo_is_one_line_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "pipe.csv")
+    assert _errors_at(tmp_path, spec("pipe.csv")) == [
+        "pipe.csv: error: is a FIFO (named pipe), not a CSV file (named at campaign.yaml:8:8)"
+    ]
+
+
+def test_a_header_that_is_not_column_names_is_never_echoed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    secret = "INFOBIP_API_KEY=0123456789abcdef"
+    (tmp_path / "env.csv").write_text(f"PATH=/bin\x00{secret}\x00HOME=/root,{'x' * 300}\n+385912345678\n")
+    (tmp_path / "wide.csv").write_text(",".join(f"column_{i}_{'y' * 50}" for i in range(3)) + "\n")
+    lines = _errors_at(tmp_path, spec("env.csv")) + _errors_at(tmp_path, spec("wide.csv"))
+    assert lines == [
+        "campaign.yaml:9:16: error: column 'phone' is not in the header of env.csv "
+        "(its first row does not look like column names; the first row must name the columns)",
+        "campaign.yaml:9:16: error: column 'phone' is not in the header of wide.csv (columns: "
+        + ", ".join(f"column_{i}_{'y' * 30}…" for i in range(3))
+        + ")",
+    ]
+    assert all(secret not in line for line in lines)
+
+
+def test_a_first_row_past_64_kib_is_no_header_and_is_not_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "blob.csv").write_text("x" * (8 << 20), encoding="utf-8")
+    (tmp_path / "quote.csv").write_text('"phone\n' + "row,never,closed\n" * 10000, encoding="utf-8")
+    hint = '(the first row must name the columns; a quote opened in it must be closed with ")'
+    assert _errors_at(tmp_path, spec("blob.csv")) + _errors_at(tmp_path, spec("quote.csv")) == [
+        f"blob.csv:row 1: error: the first row is longer than 64 KiB, so it is no header of column names {hint}",
+        f"quote.csv:row 1: error: the first row is longer than 64 KiB, so it is no header of column names {hint}",
+    ]

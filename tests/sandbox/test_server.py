@@ -449,3 +449,31 @@ def test_hashed_share_of_line_users_without_line_is_seeded() -> None:
     assert not any(failed_over(DeliveryRules(no_line_share=0.0)))
     by_phone = DeliveryRules(no_line_share=0.0).simulate({"phoneNumber": "385977666618"}, flow, {})
     assert [(s.channel, s.to, s.status.name) for s in by_phone] == [("LINE", "385977666618", "DELIVERED_TO_HANDSET")]
+
+
+def test_reject_suffix_rejects_in_the_send_answer_and_stores_nothing(tmp_path: Path) -> None:
+    with (
+        SandboxServer(db_path=tmp_path / "rej.db", reject_suffix="555") as server,
+        httpx.Client(base_url=server.url, headers=AUTH, timeout=5) as c,
+    ):
+        key = create_scenario(c)
+        body = {
+            "scenarioKey": key,
+            "bulkId": "b-rej",
+            "destinations": [
+                {"messageId": "ok", "to": {"phoneNumber": "385912345678"}},
+                {"messageId": "no", "to": {"phoneNumber": "385912345555", "lineUserKey": "delivered-1"}},
+            ],
+            "sms": {"text": "Hello by SMS"},
+            "line": {"text": "Hello on LINE"},
+        }
+        answer = c.post("/omni/1/advanced", json=body).json()["messages"]
+        assert [(m["messageId"], m["status"]["groupName"], m["status"]["name"]) for m in answer] == [
+            ("ok", "PENDING", "PENDING_ENROUTE"),
+            ("no", "REJECTED", "REJECTED_DND"),
+        ]
+        stored = c.get("/_sandbox/messages").json()["messages"]
+        assert [m["messageId"] for m in stored] == ["ok"]
+        logs = c.get("/omni/1/logs", params={"bulkId": "b-rej"}).json()["results"]
+        assert [e["messageId"] for e in logs] == ["ok"]
+    assert not DeliveryRules().rejected_at_send({"phoneNumber": "385912345555"})  # off by default

@@ -229,7 +229,7 @@ def test_summary_json_has_exactly_the_spec_keys_and_is_deterministic() -> None:
     assert set(data) - set(spec) == {"format_version", "rejected_reasons", "reports_from_logs"}
     assert list(data["recipients"]) == ["planned", "sent", "rejected", "unknown", "skipped"]
     assert data["recipients"]["skipped"] == {"duplicate": 5, "invalid phone number": 2}
-    assert list(data["final"]) == ["delivered", "undeliverable", "expired", "rejected", "pending"]
+    assert list(data["final"]) == ["delivered", "undeliverable", "expired", "rejected", "pending", "scheduled"]
     assert list(data["latency_seconds"]) == ["p50", "p95"]
 
 
