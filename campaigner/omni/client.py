@@ -55,7 +55,6 @@ from campaigner.omni.models import (
     format_timestamp,
 )
 from campaigner.omni.retry import PauseGate, RetryPolicy, parse_retry_after
-from campaigner.omni.transport import AiohttpTransport
 
 __all__ = [
     "ADVANCED_PATH",
@@ -89,6 +88,13 @@ _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
 
 _M = TypeVar("_M", bound=pydantic.BaseModel)
+
+
+def _aiohttp(max_connections: int, *, trust_env: bool) -> httpx.AsyncBaseTransport:
+    """The default transport; aiohttp is imported (~0.2 s) only when a client is made without one."""
+    from campaigner.omni.transport import AiohttpTransport
+
+    return AiohttpTransport(max_connections=max_connections, trust_env=trust_env)
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -199,8 +205,7 @@ class OmniClient:
                 timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
                 limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
                 # aiohttp's pool under httpx's API: httpx's own pool stalls at high concurrency (omni/transport.py)
-                transport=transport
-                or AiohttpTransport(max_connections=max_connections, trust_env=not config.is_loopback),
+                transport=transport or _aiohttp(max_connections, trust_env=not config.is_loopback),
                 follow_redirects=False,
                 # Environment proxies must not capture the loopback sandbox.
                 trust_env=not config.is_loopback,
