@@ -231,6 +231,7 @@ def command(
                     scenario=change,
                     lookup=sent_lookup(ledger, chosen, campaign),
                     now=now,
+                    show_pii=show_pii,
                 )
                 text = planview.to_text(plan, target_line="", show_pii=show_pii).lstrip("\n")
                 click.echo(text, nl=False)

@@ -63,7 +63,7 @@ def command(
             canary_line = _canary_line(ledger, chosen.id, loaded)
 
         if out is None:
-            plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup)
+            plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, show_pii=show_pii)
         else:
             tmp = atomic_write_path(out)
             try:
@@ -76,7 +76,9 @@ def command(
                         scenario=change,
                         plan_dir=out.parent,
                     )
-                    plan = build_plan(loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer)
+                    plan = build_plan(
+                        loaded, target_id=chosen.id, scenario=change, lookup=lookup, sink=writer, show_pii=show_pii
+                    )
                     writer.finish(plan)
                 os.replace(tmp, out)
             finally:

@@ -15,6 +15,7 @@ from string import Formatter
 from jinja2 import nodes
 
 RECIPIENT_FIELDS = ("phoneNumber", "lineUserKey", "row")
+BUILTINS = ("recipient", "row")  # the template variables that are neither a CSV column nor a vars entry
 _PRIVATE_IN_FIELD = re.compile(r"[.\[](_[^.\[\]{}!:]*)")
 _TRIVIAL = (nodes.Const, nodes.Name, nodes.TemplateData, nodes.List, nodes.Tuple, nodes.Dict, nodes.Pair)
 _STATEMENTS = (nodes.For, nodes.If, nodes.Assign, nodes.AssignBlock, nodes.With, nodes.FilterBlock, nodes.Macro)
@@ -84,17 +85,59 @@ def bad_filter_calls(ast: nodes.Template, signatures: Mapping[str, inspect.Signa
             yield call.lineno, f"filter {call.name!r} {message}"
 
 
-def recipient_misuse(ast: nodes.Template) -> Iterator[tuple[int, str, str]]:
-    """``recipient.phone`` and other attributes ``recipient`` does not have, with a hint."""
+def recipient_misuse(ast: nodes.Template) -> Iterator[tuple[int, str, str | None]]:
+    """``recipient`` used as a value (its repr would show the raw phone number and LINE key), and
+    ``recipient.phone`` and other attributes ``recipient`` does not have, with a hint."""
+    read: set[int] = set()  # the Name nodes that are read through an attribute
     for get in ast.find_all((nodes.Getattr, nodes.Getitem)):
         target = getattr(get, "node", None)
         if not (isinstance(target, nodes.Name) and target.name == "recipient"):
             continue
+        read.add(id(target))
         attr = attribute(get)
         if attr is not None and attr not in RECIPIENT_FIELDS:
             close = difflib.get_close_matches(attr, RECIPIENT_FIELDS, n=1, cutoff=0.5)
             hint = f"did you mean {close[0]!r}?" if close else "recipient has phoneNumber, lineUserKey and row"
             yield get.lineno, f"recipient has no attribute {attr!r}", hint
+    for name in ast.find_all(nodes.Name):
+        if name.name == "recipient" and name.ctx == "load" and id(name) not in read:
+            yield name.lineno, "recipient is not a value on its own", RECIPIENT_HINT
+
+
+RECIPIENT_HINT = "use recipient.phoneNumber, recipient.lineUserKey or recipient.row"
+ROW_METHODS = ("items", "keys", "values", "get")
+
+
+def row_reads(ast: nodes.Template) -> tuple[list[tuple[str, int]], bool, list[int]]:
+    """How a template reads ``row`` (the CSV fields by column name): the constant column names it
+    reads (``row['first name']``, ``row.segment``) with their line, whether it also reads columns
+    chosen at render time (``row[name]``, ``row.items()``), and the lines where ``row`` stands alone."""
+    keys: list[tuple[str, int]] = []
+    dynamic = False
+    read: set[int] = set()
+    for get in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        target = getattr(get, "node", None)
+        if not (isinstance(target, nodes.Name) and target.name == "row"):
+            continue
+        read.add(id(target))
+        attr = attribute(get)
+        if attr is None or (isinstance(get, nodes.Getattr) and attr in ROW_METHODS):
+            dynamic = True
+        else:
+            keys.append((attr, get.lineno))
+    bare = [n.lineno for n in ast.find_all(nodes.Name) if n.name == "row" and n.ctx == "load" and id(n) not in read]
+    return keys, dynamic, bare
+
+
+def self_reads(ast: nodes.Template) -> list[int]:
+    """Lines that read jinja's ``self`` (the template's blocks), unless the template sets it."""
+    names = list(ast.find_all(nodes.Name))
+    if any(n.name == "self" and n.ctx != "load" for n in names):
+        return []
+    return [n.lineno for n in names if n.name == "self" and n.ctx == "load"]
+
+
+_JINJA_WORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if"})
 
 
 def names_in_order(ast: nodes.Template, wanted: set[str]) -> list[tuple[str, int]]:
@@ -106,16 +149,38 @@ def names_in_order(ast: nodes.Template, wanted: set[str]) -> list[tuple[str, int
     return sorted(seen.items(), key=lambda item: item[1])
 
 
+def readable(column: str) -> bool:
+    """True when a template can read ``column`` by its name alone (``{{ first_name }}``)."""
+    return column.isidentifier() and column not in _JINJA_WORDS
+
+
+def as_read(column: str) -> str:
+    """How a template reads ``column``: ``'first_name'``, or ``row['first name']``."""
+    return repr(column) if readable(column) else f"row[{column!r}]"
+
+
 def did_you_mean(name: str, header: Sequence[str], var_names: Sequence[str]) -> str:
-    """The hint for an unknown variable: close names, or the names there are."""
+    """The hint for an unknown variable: close names (as a template reads them), or the names there are."""
     close = difflib.get_close_matches(name, [*header, *var_names, "recipient"], n=3, cutoff=0.6)
     if close:
-        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+        return "did you mean " + " or ".join(as_read(c) if c in header else repr(c) for c in close) + "?"
     columns = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
     known = f"the CSV columns ({columns})" if header else "no CSV column"
     if var_names:
         known += f", vars ({', '.join(var_names)})"
-    return f"the variables are {known} and recipient"
+    hint = f"the variables are {known}, recipient and row"
+    if unreadable := next((c for c in header if not readable(c)), None):
+        hint += f"; read a column such as {unreadable!r} as row[{unreadable!r}]"
+    return hint
+
+
+def column_hint(name: str, header: Sequence[str]) -> str:
+    """The hint for ``row['x']`` naming no column."""
+    close = difflib.get_close_matches(name, list(header), n=3, cutoff=0.6)
+    if close:
+        return "did you mean " + " or ".join(f"row[{c!r}]" for c in close) + "?"
+    columns = ", ".join(header[:12]) + (", ..." if len(header) > 12 else "")
+    return f"the columns are {columns}" if header else "the CSV has no columns"
 
 
 def literal_prefix(ast: nodes.Template) -> str | None:

@@ -18,6 +18,10 @@ from jinja2 import nodes
 
 PlainRenderer = Callable[[Mapping[str, str]], str]
 
+# Names Jinja2 or campaigner give a meaning of their own whatever the row holds (``self`` is the template,
+# ``row`` and ``recipient`` campaigner's builtins, the others defined in loops and macros): never fast.
+RESERVED = frozenset({"self", "row", "recipient", "loop", "caller", "varargs", "kwargs"})
+
 
 def _escape(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
@@ -38,7 +42,7 @@ def plain_renderer(ast: nodes.Template, columns: Collection[str], constants: Map
         for child in node.nodes:
             if isinstance(child, nodes.TemplateData):
                 pieces.append(_escape(child.data))
-            elif isinstance(child, nodes.Name) and child.ctx == "load":
+            elif isinstance(child, nodes.Name) and child.ctx == "load" and child.name not in RESERVED:
                 if child.name in columns:
                     pieces.append(f"{{{len(read)}}}")
                     read.append(child.name)

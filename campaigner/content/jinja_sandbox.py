@@ -4,7 +4,7 @@ jinja's ``ImmutableSandboxedEnvironment`` keeps templates away from Python inter
 refuses calls outside a short allow-list and private attributes at compile time, and charges
 ``* ** + %``, filters, method calls, ``~``, loop steps and output against a per-render work budget
 (``WORK_BUDGET``). One operation may not build more than ``MAX_SIZE`` characters or items nor an
-integer over ``MAX_INT_BITS``, and loops stop after ``MAX_SECONDS``. Each refusal raises
+integer over ``MAX_INT_BITS``, and a render stops after ``MAX_SECONDS``. Each refusal raises
 :class:`TemplateLimitError` (or jinja's ``SecurityError``), never a ``MemoryError``.
 """
 
@@ -14,7 +14,7 @@ import inspect
 import types
 from collections.abc import Callable, Mapping
 from functools import update_wrapper
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import StrictUndefined, Template, nodes
 from jinja2.exceptions import SecurityError, TemplateError
@@ -25,8 +25,12 @@ from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
 from campaigner.content.jinja_limits import (
+    CLOCK_EVERY,
+    COMPARE,
+    COMPARISON_TESTS,
     CONCAT,
     DROPPED_FILTERS,
+    HASHED,
     ITERATE,
     MAX_INT_BITS,
     OUTPUT,
@@ -40,16 +44,20 @@ from campaigner.content.jinja_limits import (
     charge,
     charge_values,
     check_printf,
+    compare,
+    comparison_test,
     concat,
     filter_format,
     filter_join,
     filter_sum,
     grow,
     guarded,
+    hashed,
     iterate,
     output,
     public_kwargs,
     safe_range,
+    search_cost,
     user_signature,
 )
 
@@ -79,6 +87,10 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             if func not in (filter_join, filter_sum, filter_format):
                 self.filters[name] = guarded(func, PRECHECKS.get(name))
         self.filters[CONCAT] = concat
+        self.filters[COMPARE] = compare
+        self.filters[HASHED] = hashed
+        for name, op in COMPARISON_TESTS.items():
+            self.tests[name] = comparison_test(op)
         self.filters[ITERATE] = iterate
         self.filters[OUTPUT] = output
         self._lean = self._lean_context()
@@ -97,6 +109,7 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
         probe = RenderContext(self, {}, None, {})
         lean = {"environment": self, "eval_ctx": probe.eval_ctx, "name": None}
         lean |= {"globals_keys": frozenset(), "blocks": {}, "budget": WORK_BUDGET, "deadline": 0.0}
+        lean |= {"clock_at": WORK_BUDGET - CLOCK_EVERY}
         expected = {*lean, "parent", "vars", "exported_vars"}
         return lean if set(vars(probe)) == expected else {}
 
@@ -137,6 +150,10 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
             if getattr(__obj, "_campaigner_format", False):
                 charge_values(__context, args)
                 charge_values(__context, public_kwargs(kwargs).values())
+            elif isinstance(owner := getattr(__obj, "__self__", None), (list, tuple)) and args:  # count, index
+                charge(__context, search_cost(args[0], owner, max(cast(RenderContext, __context).budget, 0)))
+            elif isinstance(owner, dict) and args:  # get: hashes its key
+                hashed(__context, args[0])
             result = __context.call(__obj, *args, **kwargs)
         if isinstance(result, str):
             charge(__context, len(result))
@@ -185,12 +202,13 @@ class SandboxEnvironment(ImmutableSandboxedEnvironment):
 
 
 class Guard(NodeTransformer):
-    """Routes loops, ``~`` and output through the budget.
+    """Routes loops, ``~``, comparisons and output through the budget.
 
     ``for x in it`` becomes ``for x in it|_campaigner_iterate(cost)``, ``a ~ b`` becomes
-    ``(a, b)|_campaigner_concat`` and ``{{ e }}`` becomes ``{{ e|_campaigner_output }}``, except a
-    variable of the row or ``vars`` output outside loops, macros and blocks (a plain string, the hot
-    path), which needs no guard.
+    ``(a, b)|_campaigner_concat``, ``a in b`` (any comparison) ``a|_campaigner_compare(b, 'in')``,
+    dict keys and subscripts that are not constants ``k|_campaigner_hashed``
+    and ``{{ e }}`` becomes ``{{ e|_campaigner_output }}``, except a variable of the row or ``vars``
+    output outside loops, macros and blocks (a plain string, the hot path), which needs no guard.
     """
 
     def __init__(self, plain_names: set[str], plain_attributes: Mapping[str, tuple[str, ...]]) -> None:
@@ -211,6 +229,33 @@ class Guard(NodeTransformer):
         literal = sum(len(d.data) for b in node.body for d in b.find_all(nodes.TemplateData))
         cost = nodes.Const(1 + literal, lineno=node.lineno)
         node.iter = nodes.Filter(node.iter, ITERATE, [cost], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Compare(self, node: nodes.Compare) -> nodes.Node:
+        """``a < b < c`` becomes ``a|compare(b, 'lt') and b|compare(c, 'lt')``: lazy, as in Python (the
+        middle operand is evaluated twice when the first comparison holds)."""
+        self.generic_visit(node)
+        left, tests = node.expr, []
+        for op in node.ops:
+            args = [op.expr, nodes.Const(op.op, lineno=node.lineno)]
+            tests.append(nodes.Filter(left, COMPARE, args, [], None, None, lineno=node.lineno))
+            left = op.expr
+        result: nodes.Expr = tests[0]
+        for test in tests[1:]:
+            result = nodes.And(result, test, lineno=node.lineno)
+        return result
+
+    def visit_Dict(self, node: nodes.Dict) -> nodes.Node:
+        self.generic_visit(node)
+        for pair in node.items:
+            if not isinstance(pair.key, nodes.Const):
+                pair.key = nodes.Filter(pair.key, HASHED, [], [], None, None, lineno=pair.lineno)
+        return node
+
+    def visit_Getitem(self, node: nodes.Getitem) -> nodes.Node:
+        self.generic_visit(node)
+        if not isinstance(node.arg, (nodes.Const, nodes.Slice)):
+            node.arg = nodes.Filter(node.arg, HASHED, [], [], None, None, lineno=node.lineno)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:

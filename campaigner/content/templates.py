@@ -23,8 +23,10 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from campaigner.campaign.spec import Campaign, SmsContent
 from campaigner.content import line as line_rules
 from campaigner.content.checks import (
+    BUILTINS,
     RECIPIENT_FIELDS,
     bad_filter_calls,
+    column_hint,
     did_you_mean,
     literal_length,
     literal_prefix,
@@ -32,12 +34,14 @@ from campaigner.content.checks import (
     recipient_misuse,
     refused,
     row_free_parts,
+    row_reads,
+    self_reads,
 )
 from campaigner.content.fast_render import PlainRenderer, plain_renderer
 from campaigner.content.jinja_limits import TemplateLimitError
 from campaigner.content.jinja_sandbox import Guard, SandboxEnvironment, error_line, explain, render
 from campaigner.content.sms import SmsMeasure, measure
-from campaigner.errors import InputError, InputErrors
+from campaigner.errors import InputError, InputErrors, display_path
 
 MAX_SOURCE = 20_000  # characters of one template
 MAX_FIELD = 10_000  # characters one field may render to
@@ -60,13 +64,17 @@ class SandboxLimitError(InputError):
 _LIMITS = (TemplateLimitError, SecurityError, RecursionError, MemoryError)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Recipient:
-    """``recipient`` in templates."""
+    """``recipient`` in templates. Shown on its own it tells nothing (the checks refuse that anyway):
+    its repr must never carry the raw phone number or LINE key into content or error lines."""
 
     phoneNumber: str
     lineUserKey: str
     row: int
+
+    def __repr__(self) -> str:
+        return "recipient"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +139,20 @@ class Content:
     """A campaign's content, compiled: ``render`` gives each recipient's ``line`` and ``sms`` objects."""
 
     def __init__(
-        self, env: SandboxEnvironment, csv_path: Path, base: dict[str, Any], plain: bool, recipient: bool
+        self,
+        env: SandboxEnvironment,
+        csv_path: Path,
+        base: dict[str, Any],
+        plain: bool,
+        recipient: bool,
+        row: bool = False,
     ) -> None:
         self._env = env
         self._csv_path = csv_path
         self._base = base
         self._plain = plain  # the row's fields alone are the variables
         self._recipient = recipient
+        self._row = row  # templates read ``row['first name']``
         self._line: _Part | None = None
         self._sms: _Part | None = None
         self._static: Rendered | None = None
@@ -180,6 +195,8 @@ class Content:
             return fields if type(fields) is dict else dict(fields)
         parent = self._base.copy()
         parent.update(fields)
+        if self._row:
+            parent["row"] = fields if type(fields) is dict else dict(fields)
         if self._recipient:
             parent["recipient"] = Recipient(phone_number or "", line_user_key or "", row)
         return parent
@@ -246,11 +263,12 @@ class _Compiler:
     campaign_path: Path
     locate: Locate
     header: Sequence[str]
+    csv_path: Path
     errors: list[InputError] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.var_names = list(self.campaign.vars)
-        self.row_names = {*self.header, "recipient"}
+        self.row_names = {*self.header, *BUILTINS}
         self.known = self.row_names | set(self.var_names) | set(self.env.globals)
         self.base: dict[str, Any] = {**self.env.globals, **self.campaign.vars}
         self.needed: set[str] = set()  # the variables of the templates rendered per row
@@ -262,6 +280,21 @@ class _Compiler:
                 f"{'.'.join(key)}: {message}", path=self.campaign_path, line=line + lineno - 1, col=col, hint=hint
             )
         )
+
+    def check_names(self) -> None:
+        """A ``vars`` entry named as a CSV column or a built-in: a template could not tell which is meant."""
+        columns = set(self.header)
+        for name in self.var_names:
+            line, col = self.locate(("vars", name))
+            if name in BUILTINS:
+                message = f"vars.{name}: {name!r} is a built-in template variable"
+                hint = "choose another name"
+            elif name in columns:
+                message = f"vars.{name}: {display_path(self.csv_path)} has a column named {name!r} too"
+                hint = "rename one of them: a template could not tell which one it reads"
+            else:
+                continue
+            self.errors.append(InputError(message, path=self.campaign_path, line=line, col=col, hint=hint))
 
     def field(self, key: tuple[str, str], source: str, check: Callable[[str], str | None]) -> _Field | None:
         f = _Field(key[1], ".".join(key), check=check)
@@ -285,6 +318,25 @@ class _Compiler:
         if "recipient" in undeclared:
             for lineno, message, hint in recipient_misuse(ast):
                 self.error(key, message, lineno, hint)
+        for lineno in self_reads(ast) if len(self.errors) == before else ():  # one line for ``self._x``
+            hint = "read the CSV column 'self' as row['self']" if "self" in self.header else None
+            self.error(key, "self is not available in campaign templates", lineno, hint)
+        for name in sorted(undeclared & set(BUILTINS) & set(self.header)):
+            self.error(
+                key,
+                f"{name!r} names both the built-in {name} and a column of {display_path(self.csv_path)}",
+                hint=f"read the column as row[{name!r}]",
+            )
+        row_columns: set[str] = set()
+        if "row" in undeclared:
+            keys, dynamic, bare = row_reads(ast)
+            for lineno in bare:
+                hint = "read a column as row['first name'], or all of them with row.items()"
+                self.error(key, "row is not a value on its own", lineno, hint)
+            for column, lineno in keys:
+                if column not in self.header:
+                    self.error(key, f"row has no column {column!r}", lineno, column_hint(column, self.header))
+            row_columns = set(self.header) if dynamic else {column for column, _ in keys}
         if len(self.errors) > before:
             return None
         from_row = undeclared & self.row_names
@@ -292,7 +344,7 @@ class _Compiler:
         assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx != "load"}
         constants = self.known - self.row_names - assigned  # the same on every row: vars, globals
         f.fast = plain_renderer(ast, self.header, self.campaign.vars) if from_row else None
-        template = self._compile(ast, self.known - set(self.env.globals) - assigned)
+        template = self._compile(ast, self.known - set(self.env.globals) - assigned - {"row"})
         if not from_row:
             try:
                 f.value = render(self.env, template, self.base)
@@ -304,7 +356,7 @@ class _Compiler:
                 return None
             return f
         f.template, f.recipient = template, "recipient" in from_row
-        f.columns = tuple(sorted(from_row - {"recipient"}))
+        f.columns = tuple(sorted((from_row - set(BUILTINS)) | row_columns))
         loaded = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
         self.needed |= undeclared | (loaded & set(self.env.globals))  # jinja leaves globals out
         if problem := self.static_problem(f, source, prefix, literal):
@@ -383,7 +435,9 @@ def compile_content(
     ``locate(("line", "text"))`` gives the 1-based ``(line, col)`` of a value in the campaign file.
     Raises :class:`InputErrors` with every problem found; rendering errors name ``csv_path`` and the row.
     """
-    c = _Compiler(SandboxEnvironment({Recipient: RECIPIENT_FIELDS}), campaign, campaign_path, locate, header)
+    env = SandboxEnvironment({Recipient: RECIPIENT_FIELDS})
+    c = _Compiler(env, campaign, campaign_path, locate, header, csv_path)
+    c.check_names()
     line = sms = None
     if (line_content := campaign.line) is not None:
         line = c.part(
@@ -403,8 +457,8 @@ def compile_content(
         )
     if c.errors:
         raise InputErrors(c.errors)
-    plain = c.needed <= set(header) and "recipient" not in c.needed
-    content = Content(c.env, csv_path, c.base, plain, "recipient" in c.needed)
+    plain = c.needed <= set(header) and not c.needed & set(BUILTINS)
+    content = Content(c.env, csv_path, c.base, plain, "recipient" in c.needed, "row" in c.needed)
     content._line, content._sms = line, sms
     if all(p is None or p.static is not None for p in (line, sms)):
         content._static = Rendered(line.static if line else None, *(sms.static if sms else (None, None)))

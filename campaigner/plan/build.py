@@ -18,6 +18,7 @@ from campaigner.content.sms import SmsMeasure
 from campaigner.content.templates import Rendered, SandboxLimitError, compile_content
 from campaigner.errors import InputError, InputErrors, display_path
 from campaigner.plan import ids
+from campaigner.plan.masking import mask_pii
 from campaigner.plan.message import Payload as Payload
 from campaigner.plan.message import PlannedMessage as PlannedMessage
 from campaigner.plan.schedule import ScheduleStats, scheduled, scheduler_for
@@ -220,9 +221,10 @@ class MessageStream:
     Opens the CSV and checks every template against its header before the first row is read.
     """
 
-    def __init__(self, loaded: LoadedCampaign, target_id: str) -> None:
+    def __init__(self, loaded: LoadedCampaign, target_id: str, *, show_pii: bool = False) -> None:
         self.loaded = loaded
         self.target_id = target_id
+        self.show_pii = show_pii  # row errors keep phone numbers and LINE keys as they are
         spec = loaded.spec
         self.source = open_recipients(spec.recipients, loaded.base_dir, campaign_path=loaded.path, locate=loaded.locate)
         try:
@@ -295,10 +297,10 @@ class MessageStream:
                     rec.fields, row=rec.row, phone_number=rec.phone_number, line_user_key=rec.line_user_key
                 )
             except SandboxLimitError as exc:  # a template problem, not this row's: the next rows fail alike
-                self.row_errors.add(exc)
+                self.row_errors.add(self._masked(exc, rec))
                 return
             except InputError as exc:
-                self.row_errors.add(exc)
+                self.row_errors.add(self._masked(exc, rec))
                 if self.row_errors.full:
                     return
                 continue
@@ -327,6 +329,22 @@ class MessageStream:
                 to["lineUserKey"] = rec.line_user_key
             rid = rec.recipient_id
             yield PlannedMessage(rec.row, rid, make_id(rid), to, payload, zones)
+
+    def _masked(self, exc: InputError, rec: Recipient) -> InputError:
+        """``exc`` with the row's phone number and LINE key masked (a template error may quote them)."""
+        if self.show_pii:
+            return exc
+        columns = self.loaded.spec.recipients
+        raw = {kind: rec.fields.get(name or "", "") for kind, name in (("phone", columns.phoneNumber),
+               ("line", columns.lineUserKey))}  # fmt: skip
+
+        def mask(text: str) -> str:
+            return mask_pii(text, phone_number=rec.phone_number, line_user_key=rec.line_user_key, raw=raw)
+
+        message, hint = mask(exc.message), exc.hint and mask(exc.hint)
+        if (message, hint) == (exc.message, exc.hint):
+            return exc
+        return type(exc)(message, path=exc.path, line=exc.line, col=exc.location.col, row=exc.row, hint=hint)
 
     def close(self) -> None:
         self.source.close()
@@ -446,8 +464,10 @@ def build_plan(
     lookup: SentLookup | None = None,
     sink: Callable[[PlannedMessage | Skip], None] | None = None,
     now: datetime | None = None,
+    show_pii: bool = False,
 ) -> Plan:
     """Stream the campaign once and compute its plan. ``sink`` sees every message to send and skip.
+    Row errors mask phone numbers and LINE keys unless ``show_pii``.
 
     With ``send.localHours``, messages are scheduled for the instant ``now`` (an aware datetime; the
     current time when not given): the same inputs and instant give the same schedule.
@@ -458,7 +478,7 @@ def build_plan(
     scheduler = scheduler_for(loaded, now)
     if scheduler is not None:
         stats.schedule = ScheduleStats(scheduler.now)
-    stream = MessageStream(loaded, target_id)
+    stream = MessageStream(loaded, target_id, show_pii=show_pii)
 
     def on_sent(_m: PlannedMessage) -> None:
         stats.rows += 1

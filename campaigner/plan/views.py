@@ -9,6 +9,7 @@ from typing import Any
 from campaigner.plan.build import Plan, Sample, skip_reasons
 from campaigner.plan.canary import describe as describe_canary
 from campaigner.plan.canary import sample_size
+from campaigner.plan.masking import mask_line_key, mask_phone
 from campaigner.plan.schedule import ScheduleStats
 from campaigner.schedule.windows import SCHEDULE_SKIP_REASONS as SCHEDULE_REASONS
 from campaigner.schedule.zones import load_zone
@@ -29,31 +30,6 @@ _REASON_TEXT = {
     "no_common_hours": "no hour inside localHours in all of the number's zones",
     "window_closed": "localHours opens only after notAfter",
 }
-
-
-def _country_code_length(digits: str) -> int:
-    import phonenumbers
-
-    for n in (1, 2, 3):
-        if int(digits[:n] or 0) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return n
-    return 0
-
-
-def mask_phone(digits: str) -> str:
-    """``385977666618`` -> ``+385 97***618``: country code, two leading and three last digits."""
-    cc = _country_code_length(digits)
-    national = digits[cc:]
-    if len(national) <= 5:
-        return f"+{digits[:cc]} ***{national[-2:]}"
-    return f"+{digits[:cc]} {national[:2]}***{national[-3:]}"
-
-
-def mask_line_key(key: str) -> str:
-    """``e3e95e22-0235-...-812ef33da3d5`` -> ``e3e9…a3d5``."""
-    if len(key) <= 8:
-        return "…" + key[-2:]
-    return f"{key[:4]}…{key[-4:]}"
 
 
 def show_to(to: dict[str, str], *, show_pii: bool) -> str:

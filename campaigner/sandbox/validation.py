@@ -1,4 +1,8 @@
-"""Parsing and checking request bodies and query parameters; every problem becomes a 400 naming its field."""
+"""Parsing and checking request bodies and query parameters; every problem becomes a 400 naming its field.
+
+A body is checked against the provider's own schema first (:mod:`campaigner.sandbox.schemas`), then by
+the rules here.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from campaigner.content.sms import measure
 from campaigner.sandbox.delivery import UNIT_SECONDS, ChannelContent, FlowStep, validity_seconds
 from campaigner.sandbox.exceptions import FieldErrors, bad_request
 from campaigner.sandbox.records import Destination, Scenario, ScenarioDraft, SendRequest
+from campaigner.sandbox.schemas import schema_errors
 
 CHANNELS = ("SMS", "EMAIL", "VOICE", "PUSH", "VIBER", "LINE", "VKONTAKTE", "KAKAO_CHINGU", "KAKAO_ALIM", "WHATSAPP")
 CHANNEL_FIELDS = {
@@ -81,6 +86,8 @@ def _object(errors: FieldErrors, value: object, field: str) -> Mapping[str, Any]
 
 
 def parse_scenario(obj: Any) -> ScenarioDraft:
+    """A create or update body (one schema for both), checked by the provider's schema, then ours."""
+    schema_errors("POST", "/omni/1/scenarios", obj).raise_if_any()
     errors = FieldErrors()
     body = _object(errors, obj, "body")
     errors.raise_if_any()
@@ -118,6 +125,8 @@ def parse_scenario(obj: Any) -> ScenarioDraft:
 
 
 def parse_send(obj: Any, now: float) -> SendRequest:
+    """A send body, checked by the provider's schema, then by the sandbox's rules."""
+    schema_errors("POST", "/omni/1/advanced", obj).raise_if_any()
     errors = FieldErrors()
     body = _object(errors, obj, "body")
     errors.raise_if_any()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,19 @@ def test_validate_reports_errors_only(workdir: Path, cli: Any) -> None:
     assert bad.code == 1
     assert bad.err.startswith("campaigns/broken.yaml:26:")
     assert "frist_name" in bad.err and "first_name" in bad.err
+
+
+def test_template_error_lines_mask_the_row_address_unless_show_pii(workdir: Path, cli: Any) -> None:
+    case = Path(__file__).resolve().parents[1] / "fixtures" / "bad" / "tpl-pii-in-error"
+    shutil.copytree(case, workdir / "case", ignore=shutil.ignore_patterns("expected.txt"))
+    masked = cli("plan", "case/campaign.yaml")
+    assert masked.code == 1
+    assert (
+        masked.err.splitlines()[0]
+        == "case/recipients.csv:row 2: error: line.text: ValueError: '+385 97***618' is not in list"
+    )
+    shown = cli("plan", "case/campaign.yaml", "--show-pii")
+    assert shown.code == 1
+    assert shown.err.splitlines()[0] == (
+        "case/recipients.csv:row 2: error: line.text: ValueError: '+385 97 766 6618' is not in list"
+    )

@@ -16,7 +16,7 @@ from campaigner.content.templates import Content, compile_content
 from campaigner.errors import InputError, InputErrors
 
 HEADER = ("phone", "first_name", "discount", "coupon")
-VARS: dict[str, Any] = {"shop": "shop.example {x}", "n": 20, "rate": 0.5, "on": True, "first_name": "shadowed"}
+VARS: dict[str, Any] = {"shop": "shop.example {x}", "n": 20, "rate": 0.5, "on": True}
 NAMES = ["first_name", "discount", "coupon", "shop", "n", "rate", "on", "phone"]
 
 
@@ -142,6 +142,8 @@ def test_filters_blocks_and_recipient_stay_with_jinja2() -> None:
         "{% set x = 1 %}{{ x }}",
     ):
         assert plain_renderer(env.parse(source), HEADER, VARS) is None, source
+    for name in ("self", "row", "recipient", "loop"):  # their own meaning, even when a column has the name
+        assert plain_renderer(env.parse("{{ " + name + " }}"), (*HEADER, name), VARS) is None, name
 
 
 def test_a_row_without_a_column_is_told_by_jinja2() -> None:

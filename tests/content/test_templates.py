@@ -121,9 +121,95 @@ def test_recipient_fields() -> None:
     assert no_key.sms == {"text": "385977666618//3"}
 
 
-def test_a_column_shadows_a_var_of_the_same_name() -> None:
-    content = compiled(sms={"text": "{{ segment }}"}, vars={"segment": "from vars"})
-    assert render(content).sms == {"text": "gold"}
+def test_a_column_with_the_name_of_a_var_is_an_error_naming_both() -> None:
+    assert errors(sms={"text": "{{ segment }}"}, vars={"segment": "from vars", "row": "x", "recipient": "y"}) == [
+        "campaigns/spring.yaml:1:1: error: vars.segment: recipients/x.csv has a column named 'segment' too "
+        "(rename one of them: a template could not tell which one it reads)",
+        "campaigns/spring.yaml:1:1: error: vars.row: 'row' is a built-in template variable (choose another name)",
+        "campaigns/spring.yaml:1:1: error: vars.recipient: 'recipient' is a built-in template variable "
+        "(choose another name)",
+    ]
+
+
+def test_row_reads_columns_by_name() -> None:
+    header = ("phone", "first name", "last-name", "if", "segment")
+    text = "{{ row['first name'] }} {{ row['last-name'] }} {{ row['if'] }} {{ row.segment }} {{ segment }}"
+    content = compiled(sms={"text": text}, header=header)
+    fields = {"phone": "385977666618", "first name": "Ana", "last-name": "Horvat", "if": "x", "segment": "gold"}
+    rendered = content.render(fields, row=2, phone_number="385977666618", line_user_key=None)
+    assert rendered.sms == {"text": "Ana Horvat x gold gold"}
+    assert content.columns == {"first name", "last-name", "if", "segment"}
+    every = compiled(sms={"text": "{% for k, v in row.items() %}{{ k }}={{ v }};{% endfor %}"}, header=header)
+    assert every.columns == set(header)
+    assert every.render(fields, row=2, phone_number="1", line_user_key=None).sms == {
+        "text": "phone=385977666618;first name=Ana;last-name=Horvat;if=x;segment=gold;"
+    }
+
+
+def test_hints_for_columns_that_are_not_plain_names_give_a_form_that_works() -> None:
+    header = ("phone", "first name", "last-name")
+    with pytest.raises(InputErrors) as caught:
+        compiled(sms={"text": "{{ first_name }} {{ surname }} {{ zzz }}\n{{ row['first'] }} {{ row }}"}, header=header)
+    assert caught.value.lines() == [
+        "campaigns/spring.yaml:21:9: error: sms.text: unknown variable 'first_name' "
+        "(did you mean row['first name'] or row['last-name']?)",
+        "campaigns/spring.yaml:21:9: error: sms.text: unknown variable 'surname' (did you mean row['last-name']?)",
+        "campaigns/spring.yaml:21:9: error: sms.text: unknown variable 'zzz' (the variables are the CSV columns "
+        "(phone, first name, last-name), recipient and row; read a column such as 'first name' as row['first name'])",
+        "campaigns/spring.yaml:22:9: error: sms.text: row is not a value on its own "
+        "(read a column as row['first name'], or all of them with row.items())",
+        "campaigns/spring.yaml:22:9: error: sms.text: row has no column 'first' (did you mean row['first name']?)",
+    ]
+    content = compiled(sms={"text": "{{ row['first name'] }}"}, header=header)
+    assert content.render({"phone": "1", "first name": "Ana", "last-name": "H"}, row=1, phone_number="1",
+                          line_user_key=None).sms == {"text": "Ana"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "{{ recipient }}",
+            "recipient is not a value on its own (use recipient.phoneNumber, recipient.lineUserKey or recipient.row)",
+        ),
+        (
+            "{% set r = recipient %}{{ r.phoneNumber }}",
+            "recipient is not a value on its own (use recipient.phoneNumber, recipient.lineUserKey or recipient.row)",
+        ),
+        (
+            "{{ recipient|string }}",
+            "recipient is not a value on its own (use recipient.phoneNumber, recipient.lineUserKey or recipient.row)",
+        ),
+        ("{{ self }}", "self is not available in campaign templates"),
+        ("{{ self.x() }}", "self is not available in campaign templates"),
+    ],
+    ids=["output", "assigned", "filtered", "self", "self-block"],
+)
+def test_recipient_and_self_are_not_values(text: str, expected: str) -> None:
+    assert sms_error(text) == [f"campaigns/spring.yaml:21:9: error: sms.text: {expected}"]
+
+
+def test_recipient_never_shows_the_raw_address() -> None:
+    shown = repr(templates.Recipient("385977666618", "Uabc", 3)) + str(templates.Recipient("385977666618", "Uabc", 3))
+    assert "385977666618" not in shown
+    assert "Uabc" not in shown
+
+
+def test_a_column_named_like_a_builtin_is_not_shadowed_silently() -> None:
+    header = ("phone", "recipient", "row", "self")
+    with pytest.raises(InputErrors) as caught:
+        compiled(sms={"text": "{{ recipient.phoneNumber }} {{ row['row'] }} {{ self }}"}, header=header)
+    assert caught.value.lines() == [
+        "campaigns/spring.yaml:21:9: error: sms.text: self is not available in campaign templates "
+        "(read the CSV column 'self' as row['self'])",
+        "campaigns/spring.yaml:21:9: error: sms.text: 'recipient' names both the built-in recipient and a column of "
+        "recipients/x.csv (read the column as row['recipient'])",
+        "campaigns/spring.yaml:21:9: error: sms.text: 'row' names both the built-in row and a column of "
+        "recipients/x.csv (read the column as row['row'])",
+    ]
+    content = compiled(sms={"text": "{{ row['recipient'] }}/{{ row['self'] }}"}, header=("phone", "recipient", "self"))
+    fields = {"phone": "1", "recipient": "Ana", "self": "me"}
+    assert content.render(fields, row=1, phone_number="1", line_user_key=None).sms == {"text": "Ana/me"}
 
 
 def test_jinja_features_still_work() -> None:
@@ -285,7 +371,7 @@ def test_recipient_templates_are_not_cached() -> None:
         (
             "{{ zzz }}",
             "campaigns/spring.yaml:21:9: error: sms.text: unknown variable 'zzz' (the variables are the CSV columns "
-            "(phone, first_name, discount, segment), vars (shop) and recipient)",
+            "(phone, first_name, discount, segment), vars (shop), recipient and row)",
         ),
         (
             "{{ recipient.phone }}",
@@ -558,6 +644,71 @@ BOMBS = {
         None,  # the work budget or the clock, whichever comes first
     ),
     "recursion": ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", None),
+    "format-repeated-field": ("{{ ('{0}' * 30000).format('x' * 90000) }}", "format would build over 100000 characters"),
+    "format-map-repeated-key": (
+        "{{ ('{a}' * 30000).format_map({'a': 'x' * 90000}) }}",
+        "format would build over 100000 characters",
+    ),
+    "percent-mapping-repeated-key": (
+        "{{ ('%(a)s' * 20000) % {'a': 'x' * 90000} }}",
+        "the % format would build over 100000 characters",
+    ),
+    "format-filter-repeated-key": (
+        "{{ ('%(a)s' * 20000)|format(a='x' * 90000) }}",
+        "the % format would build over 100000 characters",
+    ),
+    "percent-repr-escapes": (
+        "{{ '%r%r' % ('\\x00' * 9000, '\\x00' * 9000) }}",
+        "the % format would build over 100000 characters",
+    ),
+    "list-count": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ b.count([1] * 100000) }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-index": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ b.index([2] * 100000) }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-in": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ [1] * 100000 in b }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-not-in": (
+        "{% set b = [[1] * 100000] * 100000 %}{% if [2] * 100000 not in b %}no{% endif %}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-eq": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ b == [[1] * 100000] * 100000 }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "list-lt-chain": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ [] < b <= [[1] * 100000] * 100000 }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "test-in": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ ([1] * 100000) is in b }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "select-eq": (
+        "{% set b = [[1] * 100000] * 100000 %}{{ b|select('eq', [1] * 100000)|list|length }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "dict-literal-hash": (
+        "{% set t = ((1,) * 100000,) * 100000 %}{{ {t: 1}|length }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "subscript-hash": (
+        "{% set t = ((1,) * 100000,) * 100000 %}{{ {'a': 1}[t] }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "dict-get-hash": (
+        "{% set t = ((1,) * 100000,) * 100000 %}{{ {'a': 1}.get(t) }}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
+    "membership-in-a-loop": (
+        "{% set b = [0] * 100000 %}{% for i in range(100) %}{% if i in b %}{% endif %}{% endfor %}",
+        "the template does too much work (over 1000000 characters built or steps taken)",
+    ),
     "filter-chain-in-loop": (
         "{% for i in range(1000) %}{{ ('x' * 100000)|upper|length }}{% endfor %}",
         "the template does too much work (over 1000000 characters built or steps taken)",
@@ -594,6 +745,34 @@ def test_bombs_built_from_a_row_value_name_the_row() -> None:
         "recipients/x.csv:row 9: error: sms.text: the result of * would build 2999999997 characters or items; "
         "the limit is 100000"
     )
+
+
+def test_comparisons_still_work() -> None:
+    text = (
+        "{{ 1 < 2 < 3 }} {{ 3 < 2 < 1/0 }} {{ 'A' in first_name }} {{ 'x' not in segment }} {{ [1] == [1] }} "
+        "{{ discount|int >= 15 }} {{ segment in {'gold': 1} }} {{ 2 is eq 2 }} {{ [1, 2, 3]|select('in', [2, 3])|list }} "
+        "{{ [3, 1].index(1) }} {{ (1, 1).count(1) }} {{ {'a': 1}['a'] }} {{ [1, 2, 3][1:] }} {{ {segment: 1}[segment] }} "
+        "{{ {'x': 2}.get(segment, 0) }}"
+    )
+    assert render(compiled(sms={"text": text})).sms == {
+        "text": "True False True True True True True True [2, 3] 1 2 1 [2, 3] 1 0"
+    }
+
+
+def test_every_render_has_a_wall_clock_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from campaigner.content import jinja_limits
+
+    monkeypatch.setattr(jinja_limits, "MAX_SECONDS", 0.01)
+    content = compiled(
+        sms={"text": "{% for i in range(90000) %}{% if i < first_name|length %}{% endif %}{% endfor %}{{ first_name }}"}
+    )
+    started = time.monotonic()
+    assert row_error(content, row=3) == (
+        "recipients/x.csv:row 3: error: sms.text: the template takes too long to render (over 0.01 s)"
+    )
+    assert time.monotonic() - started < 5
+    monkeypatch.setattr(jinja_limits, "MAX_SECONDS", 2.0)
+    assert render(content).sms is not None  # each render has its own clock
 
 
 def test_the_budget_is_per_render() -> None:
