@@ -64,7 +64,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     },
 }
 # Third-party and standard-library modules that only the shell may use.
-SHELL_ONLY = {"httpx", "sqlite3", "socket", "asyncio", "uvicorn", "starlette", "aiolimiter"}
+SHELL_ONLY = {"httpx", "aiohttp", "sqlite3", "socket", "asyncio", "uvicorn", "starlette", "aiolimiter"}
 NO_SHELL_LIBRARIES = (*CORE, "campaign")
 
 

@@ -449,7 +449,7 @@ class Send(_Model):
     batchSize: StrictInt = Field(
         default=500, ge=1, le=1000, description="destinations per request when payloads are identical"
     )
-    concurrency: StrictInt = Field(default=8, ge=1, le=64, description="requests in flight at once")
+    concurrency: StrictInt = Field(default=32, ge=1, le=64, description="requests in flight at once")
     notBefore: Annotated[datetime, AfterValidator(_aware)] | None = None
     notAfter: Annotated[datetime, AfterValidator(_aware)] | None = None
     canary: Canary | None = Field(default=None, description="send a sample first and decide from its reports")

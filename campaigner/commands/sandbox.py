@@ -10,8 +10,9 @@ from types import FrameType
 import click
 
 from campaigner.sandbox.delivery import DEFAULT_TIME_SCALE
-from campaigner.sandbox.exceptions import FaultSpecError
+from campaigner.sandbox.exceptions import FaultSpecError, SandboxError
 from campaigner.sandbox.faults import parse_faults
+from campaigner.sandbox.latency import parse_latency
 from campaigner.sandbox.server import DEFAULT_API_KEY, DEFAULT_DB_PATH, SandboxServer
 
 
@@ -19,6 +20,14 @@ def _check_faults(ctx: click.Context, param: click.Parameter, value: str | None)
     try:
         parse_faults(value)
     except FaultSpecError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
+
+
+def _check_latency(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    try:
+        parse_latency(value)
+    except SandboxError as exc:
         raise click.BadParameter(str(exc)) from exc
     return value
 
@@ -42,6 +51,12 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     callback=_check_faults,
     metavar="SPEC",
     help='Injected send faults, e.g. "500=0.05,429=0.05,timeout=0.02,lost-answer=0.02".',
+)
+@click.option(
+    "--latency",
+    callback=_check_latency,
+    metavar="DELAY[,JITTER]",
+    help='Hold every answer this long, like a provider far away, e.g. "50ms" or "50ms,10ms" (± jitter).',
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of delivery outcomes and faults.")
 @click.option(
@@ -70,6 +85,7 @@ def command(
     host: str,
     state: Path,
     faults: str | None,
+    latency: str | None,
     seed: int,
     time_scale: float,
     timeout_delay: float,
@@ -82,6 +98,7 @@ def command(
         port=port,
         api_key=api_key,
         faults=faults,
+        latency=latency,
         seed=seed,
         time_scale=time_scale,
         timeout_delay=timeout_delay,
@@ -91,6 +108,7 @@ def command(
     try:
         key_hint = api_key if api_key == DEFAULT_API_KEY else "<the --api-key value>"
         extra = f", faults {server.fault_spec}" if server.fault_spec.rates else ""
+        extra += f", latency {server.latency}" if server.latency else ""
         print(
             f"campaigner sandbox: listening on {server.url} (state {state}{extra}); use it with "
             f"INFOBIP_BASE_URL={server.url} INFOBIP_API_KEY={key_hint}; Ctrl-C stops it",

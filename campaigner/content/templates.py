@@ -37,6 +37,7 @@ from campaigner.content.checks import (
     row_reads,
     self_reads,
 )
+from campaigner.content.fast_render import PlainRenderer, plain_renderer
 from campaigner.content.jinja_limits import TemplateLimitError
 from campaigner.content.jinja_sandbox import Guard, SandboxEnvironment, error_line, explain, render
 from campaigner.content.sms import SmsMeasure, measure
@@ -96,6 +97,7 @@ class _Field:
     columns: tuple[str, ...] = ()
     recipient: bool = False
     check: Callable[[str], str | None] = line_rules.id_problem
+    fast: PlainRenderer | None = None  # text and plain variables only: no Jinja2 (content/fast_render.py)
 
 
 @dataclass(eq=False)
@@ -217,7 +219,7 @@ class Content:
     def _render_part(self, part: _Part, fields: Mapping[str, str], parent: dict[str, Any], row: int) -> Any:
         values: dict[str, str] = {}
         for f in part.fields:
-            values[f.api_name] = f.value if f.value is not None else self._render_field(f, parent, row)
+            values[f.api_name] = f.value if f.value is not None else self._render_field(f, fields, parent, row)
         result = part.build(values)
         if problem := part.check(result):
             raise InputError(f"{part.fields[0].name}: {problem}", path=self._csv_path, row=row)
@@ -225,12 +227,22 @@ class Content:
             part.cache[tuple([fields.get(c) for c in part.columns])] = result  # type: ignore[misc]
         return result
 
-    def _render_field(self, f: _Field, parent: dict[str, Any], row: int) -> str:
+    def _render_field(self, f: _Field, fields: Mapping[str, str], parent: dict[str, Any], row: int) -> str:
+        if f.fast is not None:
+            try:
+                text = f.fast(fields)
+            except KeyError:  # a column the fast path expected and the row lacks: Jinja2 says what is wrong
+                f.fast = None
+                return self._render_field(f, fields, parent, row)
+            return self._checked(f, text, row)
         try:
             text = render(self._env, cast(Template, f.template), parent)
         except Exception as exc:
             kind = SandboxLimitError if isinstance(exc, _LIMITS) else InputError
             raise kind(f"{f.name}: {explain(exc)}", path=self._csv_path, row=row) from exc
+        return self._checked(f, text, row)
+
+    def _checked(self, f: _Field, text: str, row: int) -> str:
         problem = _too_long(text) or f.check(text)
         if problem:
             raise InputError(f"{f.name}: {problem}", path=self._csv_path, row=row)
@@ -331,6 +343,7 @@ class _Compiler:
         prefix, literal = literal_prefix(ast), literal_length(ast)
         assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx != "load"}
         constants = self.known - self.row_names - assigned  # the same on every row: vars, globals
+        f.fast = plain_renderer(ast, self.header, self.campaign.vars) if from_row else None
         template = self._compile(ast, self.known - set(self.env.globals) - assigned - {"row"})
         if not from_row:
             try:

@@ -90,6 +90,13 @@ _JSON_HEADERS: Final = {"Content-Type": "application/json"}
 _M = TypeVar("_M", bound=pydantic.BaseModel)
 
 
+def _aiohttp(max_connections: int, *, trust_env: bool) -> httpx.AsyncBaseTransport:
+    """The default transport; aiohttp is imported (~0.2 s) only when a client is made without one."""
+    from campaigner.omni.transport import AiohttpTransport
+
+    return AiohttpTransport(max_connections=max_connections, trust_env=trust_env)
+
+
 # --- errors ----------------------------------------------------------------------------------------
 
 
@@ -197,7 +204,8 @@ class OmniClient:
                 },
                 timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
                 limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-                transport=transport,
+                # aiohttp's pool under httpx's API: httpx's own pool stalls at high concurrency (omni/transport.py)
+                transport=transport or _aiohttp(max_connections, trust_env=not config.is_loopback),
                 follow_redirects=False,
                 # Environment proxies must not capture the loopback sandbox.
                 trust_env=not config.is_loopback,

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from campaigner.campaign.load import LoadedCampaign
 from campaigner.content.sms import SmsMeasure
-from campaigner.content.templates import SandboxLimitError, compile_content
+from campaigner.content.templates import Rendered, SandboxLimitError, compile_content
 from campaigner.errors import InputError, InputErrors, display_path
 from campaigner.plan import ids
 from campaigner.plan.cost import CostEstimate, CostEstimator
@@ -267,7 +267,9 @@ class MessageStream:
         campaign, target = self.loaded.spec.campaign, self.target_id
         payloads: OrderedDict[str, Payload] = OrderedDict()  # recent payloads, shared by identical rows
         render = self.content.render
-        make_id = ids.message_id
+        make_id = ids.message_ids(target, campaign)
+        last_rendered: Rendered | None = None
+        last_payload: Payload | None = None
         for item in self.source:
             if isinstance(item, Skip):
                 yield item
@@ -307,27 +309,31 @@ class MessageStream:
                 if self.row_errors.full:
                     return
                 continue
-            body: dict[str, Any] = {}
-            if rendered.line is not None:
-                body["line"] = rendered.line
-            if rendered.sms is not None:
-                body["sms"] = rendered.sms
-            key = ids.payload_hash(body)
-            payload = payloads.get(key)
-            if payload is None:
-                payload = Payload(key, body, rendered.sms_measure)
-                payloads[key] = payload
-                if len(payloads) > 256:
-                    payloads.popitem(last=False)
+            if rendered is last_rendered and last_payload is not None:  # static content: one object, hashed once
+                payload = last_payload
             else:
-                payloads.move_to_end(key)
+                body: dict[str, Any] = {}
+                if rendered.line is not None:
+                    body["line"] = rendered.line
+                if rendered.sms is not None:
+                    body["sms"] = rendered.sms
+                key = ids.payload_hash(body)
+                known = payloads.get(key)
+                if known is None:
+                    payload = payloads[key] = Payload(key, body, rendered.sms_measure)
+                    if len(payloads) > 256:
+                        payloads.popitem(last=False)
+                else:
+                    payload = known
+                    payloads.move_to_end(key)
+                last_rendered, last_payload = rendered, payload
             to: dict[str, str] = {}
             if rec.phone_number:
                 to["phoneNumber"] = rec.phone_number
             if rec.line_user_key:
                 to["lineUserKey"] = rec.line_user_key
             rid = rec.recipient_id
-            yield PlannedMessage(rec.row, rid, make_id(target, campaign, rid), to, payload, zones)
+            yield PlannedMessage(rec.row, rid, make_id(rid), to, payload, zones)
 
     def _masked(self, exc: InputError, rec: Recipient) -> InputError:
         """``exc`` with the row's phone number and LINE key masked (a template error may quote them)."""

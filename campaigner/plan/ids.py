@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
@@ -26,14 +26,34 @@ def message_id(target_id: str, campaign: str, recipient_id: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def message_ids(target_id: str, campaign: str) -> Callable[[str], str]:
+    """``message_id`` for one target and campaign, faster per recipient (the common prefix hashed once)."""
+    base = hashlib.blake2b(digest_size=16, person=b"campaigner")
+    for part in ("message", target_id, campaign):
+        base.update(part.encode("utf-8"))
+        base.update(b"\x00")
+
+    def make(recipient_id: str) -> str:
+        h = base.copy()
+        h.update(recipient_id.encode("utf-8"))
+        h.update(b"\x00")
+        x = h.hexdigest()
+        return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+
+    return make
+
+
 def bulk_id(target_id: str, campaign: str) -> str:
     """The campaign's bulkId on a target: readable, and unique to (target, campaign)."""
     return f"{campaign}-{_digest('bulk', target_id, campaign, size=6)}"
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no spaces: the same value always gives the same text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def payload_hash(body: Mapping[str, Any]) -> str:

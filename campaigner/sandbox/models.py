@@ -51,6 +51,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_message_id ON messages (message_id);
 CREATE INDEX IF NOT EXISTS messages_bulk_id ON messages (bulk_id);
 CREATE INDEX IF NOT EXISTS messages_unreported ON messages (ready_at) WHERE reported = 0;
+-- reports of one bulk in order without a sort of the whole bulk (a page per query: O(n) pages, not O(n^2))
+CREATE INDEX IF NOT EXISTS messages_unreported_bulk ON messages (bulk_id, ready_at) WHERE reported = 0;
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, endpoint TEXT NOT NULL,
     status INTEGER NOT NULL, fault TEXT, at REAL NOT NULL);

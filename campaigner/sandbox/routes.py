@@ -7,6 +7,7 @@ import base64
 import binascii
 import hmac
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaigner.sandbox.exceptions import ApiError, general_error, unauthorized
+from campaigner.sandbox.latency import Latency
 from campaigner.sandbox.models import SandboxModel
 from campaigner.sandbox.responses import CONTEXT_KEY, OmniResponses, RequestContext, error_response
 
@@ -75,7 +77,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(status, message_id, text or "Internal server error"))
 
 
-def build_app(responses: OmniResponses, *, api_key: str) -> ASGIApp:
+def build_app(responses: OmniResponses, *, api_key: str, latency: Latency | None = None, seed: int = 0) -> ASGIApp:
     r = responses
 
     def api(handler: Handler) -> Handler:
@@ -100,15 +102,18 @@ def build_app(responses: OmniResponses, *, api_key: str) -> ASGIApp:
         Route(f"{INSPECTION_PREFIX}/clock", open_(r.sandbox_clock), methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
-    return RecordingLayer(app, responses.model)
+    return RecordingLayer(app, responses.model, latency or Latency(), seed)
 
 
 class RecordingLayer:
-    """Outermost ASGI layer: records every provider request and drops answers marked as lost."""
+    """Outermost ASGI layer: records every provider request, holds answers for the simulated latency
+    and drops answers marked as lost."""
 
-    def __init__(self, app: ASGIApp, model: SandboxModel) -> None:
+    def __init__(self, app: ASGIApp, model: SandboxModel, latency: Latency | None = None, seed: int = 0) -> None:
         self.app = app
         self.model = model
+        self.latency = latency or Latency()
+        self._rng = random.Random(seed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -118,6 +123,7 @@ class RecordingLayer:
         context = RequestContext()
         scope[CONTEXT_KEY] = context
         status = 0
+        delay = self.latency.delay(self._rng) if self.latency and not scope["path"].startswith(INSPECTION_PREFIX) else 0
 
         async def guarded_send(message: Message) -> None:
             nonlocal status
@@ -125,6 +131,8 @@ class RecordingLayer:
                 return  # the answer is lost: nothing of it leaves
             if message["type"] == "http.response.start":
                 status = message["status"]
+                if delay:
+                    await asyncio.sleep(delay)  # the way back from a provider this far away
             await send(message)
 
         try:

@@ -22,6 +22,7 @@ from campaigner.sandbox.delivery import (
 )
 from campaigner.sandbox.exceptions import SandboxError
 from campaigner.sandbox.faults import FaultInjector, FaultSpec, parse_faults
+from campaigner.sandbox.latency import Latency, parse_latency
 from campaigner.sandbox.models import SandboxModel
 from campaigner.sandbox.responses import OmniResponses
 from campaigner.sandbox.routes import build_app
@@ -60,8 +61,10 @@ class SandboxServer:
         timeout_delay: float = 30.0,
         no_line_share: float = DEFAULT_NO_LINE_SHARE,
         sms_failure_rate: float = DEFAULT_SMS_FAILURE_RATE,
+        latency: Latency | str | None = None,
         reject_suffix: str | None = None,
     ) -> None:
+        """``latency``: every provider answer held that long, e.g. ``"50ms"`` or ``"50ms,10ms"`` (± jitter)."""
         _check_loopback(host)
         if not time_scale > 0:
             raise SandboxError(f"time scale must be above zero, got {time_scale}")
@@ -77,6 +80,7 @@ class SandboxServer:
         self.port = port
         self.api_key = api_key
         self.fault_spec: FaultSpec = parse_faults(faults)
+        self.latency = latency if isinstance(latency, Latency) else parse_latency(latency)
         self.seed = seed
         self.time_scale = time_scale
         self.timeout_delay = timeout_delay
@@ -112,7 +116,7 @@ class SandboxServer:
             stopping=self._stopping,
         )
         config = uvicorn.Config(
-            build_app(responses, api_key=self.api_key),
+            build_app(responses, api_key=self.api_key, latency=self.latency, seed=self.seed),
             log_config=None,
             log_level="error",  # not even "Invalid HTTP request received" from killed clients
             access_log=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Iterable
@@ -70,28 +71,46 @@ async def collect_reports(
         progress.phase(f"{later} message(s) scheduled for later (sendAt): `campaigner report` collects theirs.")
     if outstanding and wait > 0:
         progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
-    while True:
-        if lost:
-            stored += await _fill_in_from_logs(client, ledger, target, campaign)
-            ledger.set_reports_state(target.id, campaign, None)
-            lost = False
-        ledger.set_reports_state(target.id, campaign, "fetching")
-        try:
-            page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
-        except OutcomeUnknownError as exc:
-            ledger.set_reports_state(target.id, campaign, "lost")
-            lost = True
-            progress.phase(f"A request for delivery reports got no answer ({exc.unknown_reason}): reading the logs.")
-        else:
-            if page:
-                stored += ledger.store_reports(target.id, page, source="reports", at=_now())
-            ledger.set_reports_state(target.id, campaign, None)
-            if len(page) >= REPORT_PAGE and time.monotonic() < deadline:
-                continue  # more are waiting: fetch them before counting what is still outstanding
-        outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
-        if not outstanding or time.monotonic() >= deadline:
-            break
-        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+    fetching = False  # the ledger says "fetching" already (recorded with the last page stored)
+    ahead: asyncio.Task[list[dict[str, Any]]] | None = None  # the next page, asked for while one is stored
+    try:
+        while True:
+            if lost:
+                stored += await _fill_in_from_logs(client, ledger, target, campaign)
+                ledger.set_reports_state(target.id, campaign, None)
+                lost = False
+            if not fetching:
+                ledger.set_reports_state(target.id, campaign, "fetching")
+            asked, ahead = ahead, None
+            try:
+                page = await (asked or client.reports(bulk_id=bulk_id, limit=REPORT_PAGE))
+            except OutcomeUnknownError as exc:
+                ledger.set_reports_state(target.id, campaign, "lost")
+                lost, fetching = True, False
+                progress.phase(
+                    f"A request for delivery reports got no answer ({exc.unknown_reason}): reading the logs."
+                )
+            else:
+                # More are waiting: the next page is asked for at once (the ledger still says "fetching",
+                # so a crash now sends the next run to the logs for both pages) while this one is stored,
+                # with "fetching" kept for the request already out, in one commit.
+                fetching = len(page) >= REPORT_PAGE and time.monotonic() < deadline
+                if fetching:
+                    ahead = asyncio.create_task(client.reports(bulk_id=bulk_id, limit=REPORT_PAGE))
+                    await asyncio.sleep(0)  # let it leave before the (blocking) commit below
+                then = (campaign, "fetching" if fetching else None)
+                stored += ledger.store_reports(target.id, page, source="reports", at=_now(), then=then)
+                if fetching:
+                    continue
+            outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
+            if not outstanding or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+    finally:
+        if ahead is not None:  # left by a failure while a page was stored: the ledger still says "fetching"
+            ahead.cancel()
+            with contextlib.suppress(BaseException):
+                await ahead
     if lost:
         stored += await _fill_in_from_logs(client, ledger, target, campaign)
         ledger.set_reports_state(target.id, campaign, None)

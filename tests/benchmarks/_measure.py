@@ -27,19 +27,34 @@ def machine() -> str:
     return f"{platform.node()} | {os.cpu_count()} cores | {cpu} | Python {platform.python_version()}"
 
 
-def write_recipients(path: Path, rows: int, *, seed: int = 7, identical: bool = False) -> None:
-    """A CSV of ``rows`` valid Croatian mobile numbers (all distinct), LINE keys on two thirds of them."""
+def write_recipients(path: Path, rows: int, *, seed: int = 7, identical: bool = False, unique: bool = True) -> None:
+    """A CSV of ``rows`` valid Croatian mobile numbers (all distinct), LINE keys on two thirds of them.
+
+    ``coupon`` is unique per row (a personal code, as real campaigns at this size have) unless
+    ``unique=False`` (then it cycles through 25 values, the render cache's best case); ``identical``
+    gives every row the same values (a campaign whose templates read no column).
+    """
     rng = random.Random(seed)
     with path.open("w", encoding="utf-8", newline="") as fh:
-        fh.write("first_name,phone,line_user_key,discount,segment\n")
+        fh.write("first_name,phone,line_user_key,discount,segment,coupon\n")
         for i in range(rows):
             prefix = ("91", "92", "95", "98", "99")[i % 5]  # Croatian mobile ranges (097 needs 097[67]...)
             number = f"+385{prefix}{1000000 + i // 5:07d}"
             key = f"{rng.getrandbits(64):016x}-{i:08d}" if i % 3 else ""
+            coupon = f"P{i:07d}" if unique else f"P{i % 25:07d}"
             if identical:
-                fh.write(f"Ana,{number},{key},20,gold\n")
+                fh.write(f"Ana,{number},{key},20,gold,P0000000\n")
             else:
-                fh.write(f"{FIRST_NAMES[i % len(FIRST_NAMES)]},{number},{key},{10 + i % 25},s{i % 4}\n")
+                name = FIRST_NAMES[i % len(FIRST_NAMES)]
+                fh.write(f"{name},{number},{key},{10 + i % 25},s{i % 4},{coupon}\n")
+
+
+def shape(rows: int, *, unique: bool, identical: bool = False) -> str:
+    """One line describing a benchmark's input, printed beside its figures."""
+    if identical:
+        return f"{rows:,} rows, every message identical (templates read no column)"
+    coupon = "unique per row" if unique else "25 values, repeating"
+    return f"{rows:,} rows; first_name 12 values, discount 25 values, coupon {coupon}; coupon in LINE and SMS text"
 
 
 def write_campaign(
@@ -53,12 +68,12 @@ def write_campaign(
     concurrency: int = 8,
 ) -> Path:
     line = (
-        '"Hi {{ first_name }}! {{ discount }}% off at {{ shop }} until {{ ends }}."'
+        '"Hi {{ first_name }}! {{ discount }}% off at {{ shop }} until {{ ends }} with code {{ coupon }}."'
         if personalized
         else '"Spring sale: 20% off at shop.example until 31 March."'
     )
     sms = (
-        '"{{ first_name }}, {{ discount }}% off at {{ shop }} until {{ ends }}. STOP: 0800123"'
+        '"{{ first_name }}, {{ discount }}% off at {{ shop }} until {{ ends }}, code {{ coupon }}. STOP: 0800123"'
         if personalized
         else '"Spring sale: 20% off at shop.example until 31 March. STOP: 0800123"'
     )
@@ -131,11 +146,20 @@ class Run:
     code: int
     out: str
     err: str
+    cpu_seconds: float = 0.0  # user + system of the command and the children it waited for
+
+    @property
+    def cpu_share(self) -> float:
+        """CPU seconds per wall second: well under 1 for a CPU-bound command means the machine was busy."""
+        return self.cpu_seconds / self.seconds if self.seconds else 0.0
 
 
 def run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, sample: float = 0.05) -> Run:
     """Run ``args``; wall time, and peak RSS of its whole process tree sampled every ``sample`` s."""
+    import resource
+
     full_env = {**os.environ, **(env or {})}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -153,9 +177,11 @@ def run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, sample
     t.start()
     out, err = proc.communicate()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stop.set()
     t.join()
-    return Run(seconds, peak / 1024, proc.returncode, out, err)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(seconds, peak / 1024, proc.returncode, out, err, cpu)
 
 
 def campaigner() -> list[str]:
@@ -165,7 +191,9 @@ def campaigner() -> list[str]:
 class SandboxProcess:
     """``campaigner sandbox`` in its own process (so it does not share a GIL with what is measured)."""
 
-    def __init__(self, folder: Path, *, port: int | None = None, faults: str | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, port: int | None = None, faults: str | None = None, extra: list[str] | None = None
+    ) -> None:
         import socket
 
         if port is None:
@@ -176,6 +204,7 @@ class SandboxProcess:
         args = [*campaigner(), "sandbox", "--port", str(port), "--state", str(folder / "bench-sandbox.db")]
         if faults:
             args += ["--faults", faults]
+        args += extra or []
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import httpx
 

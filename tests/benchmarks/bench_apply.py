@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import SandboxProcess, campaigner, machine, rate_of, run, write_campaign, write_recipients
+from _measure import SandboxProcess, campaigner, machine, rate_of, run, shape, write_campaign, write_recipients
 
 
 def bodies(plan_file: Path, scenario_key: str, bulk_id: str) -> list[bytes]:
@@ -63,6 +63,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    print(f"input: {shape(args.rows, unique=True)}; one destination per request")
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as tmp:
         folder = Path(tmp)
         write_recipients(folder / "r.csv", args.rows)

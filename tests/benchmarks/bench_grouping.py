@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import SandboxProcess, campaigner, machine, run, write_campaign, write_recipients
+from _measure import SandboxProcess, campaigner, machine, run, shape, write_campaign, write_recipients
 
 
 def main() -> int:
@@ -25,6 +25,7 @@ def main() -> int:
     parser.add_argument("--apply", action="store_true", help="also apply it against a sandbox process")
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    print(f"input: {shape(args.rows, unique=False, identical=True)}; batchSize {args.batch}")
     bound = math.ceil(args.rows / args.batch)
     with tempfile.TemporaryDirectory(prefix="bench-group-") as tmp:
         folder = Path(tmp)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import SandboxProcess, campaigner, machine, run, write_campaign, write_recipients
+from _measure import SandboxProcess, campaigner, machine, run, shape, write_campaign, write_recipients
 
 FAULTS = "500=0.1,429=0.05,timeout=0.02,lost-answer=0.02"
 
@@ -32,6 +32,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    print(f"input: {shape(args.rows, unique=True)}")
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory(prefix="bench-kill-") as tmp:
         folder = Path(tmp)

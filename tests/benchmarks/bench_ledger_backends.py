@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import SandboxProcess, campaigner, machine, rate_of, run, write_campaign, write_recipients
+from _measure import SandboxProcess, campaigner, machine, rate_of, run, shape, write_campaign, write_recipients
 
 
 def start_postgres(root: Path) -> tuple[object, str]:
@@ -50,6 +50,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="each round applies once per ledger")
     args = parser.parse_args()
     print(f"machine: {machine()}")
+    print(f"input: {shape(args.rows, unique=True)}")
     pg_root = Path(tempfile.mkdtemp(prefix="bpg-", dir="/tmp"))
     server, url = start_postgres(pg_root)
     rates: dict[str, list[float]] = {"sqlite": [], "postgresql": []}

@@ -300,6 +300,7 @@ def count_renders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         return real(env, template, parent)
 
     monkeypatch.setattr(templates, "render", counting)
+    monkeypatch.setattr(templates, "plain_renderer", lambda *args: None)  # every render through Jinja2
     return calls
 
 

@@ -14,6 +14,7 @@ from helpers import Quiet
 from campaigner.errors import ProviderError
 from campaigner.ledger.messages import Ledger, MessageIntent
 from campaigner.omni.client import ApiKeyAuth, ClientConfig, OmniClient, RetryPolicy
+from campaigner.sending import reports as reports_module
 from campaigner.sending.reports import collect_reports
 from campaigner.sending.target import Target
 
@@ -138,3 +139,39 @@ def test_a_real_report_replaces_one_filled_in_from_the_logs(ledger: Ledger) -> N
     outcome = next(o for o in ledger.outcomes(T, C) if o.message_id == "m0")
     assert outcome.report_source == "reports"
     assert outcome.report is not None and outcome.report["error"]["name"] == "EC_UNKNOWN_SUBSCRIBER"
+
+
+def test_the_next_page_is_asked_for_while_one_is_stored(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reports_module, "REPORT_PAGE", 1)
+    seen: list[tuple[str | None, int]] = []  # (reports_state, reports stored) as each request arrives
+    pages = [[report("m0", DELIVERED)], [report("m1", DELIVERED)], []]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((ledger.reports_state(T, C), ledger.counts(T, C)["reports"]["total"]))
+        return httpx.Response(200, json={"results": pages[len(seen) - 1]})
+
+    assert collect(ledger, handler, wait=5) == (2, 0)
+    assert seen == [("fetching", 0), ("fetching", 0), ("fetching", 1)]  # page 2 left before page 1 was stored
+    assert ledger.reports_state(T, C) is None
+
+
+def test_a_lost_answer_to_a_page_asked_for_ahead_goes_to_the_logs(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reports_module, "REPORT_PAGE", 1)
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == "/omni/1/logs":
+            return httpx.Response(200, json={"results": [report("m1", DELIVERED)]})
+        if seen.count("/omni/1/reports") == 2:
+            return httpx.Response(500, json={"requestError": {"serviceException": {"text": "boom"}}})
+        if seen.count("/omni/1/reports") == 1:
+            return httpx.Response(200, json={"results": [report("m0", DELIVERED)]})
+        return httpx.Response(200, json={"results": []})
+
+    assert collect(ledger, handler, wait=5) == (2, 0)
+    assert seen == ["/omni/1/reports", "/omni/1/reports", "/omni/1/logs", "/omni/1/reports"]
+    assert {o.message_id: o.report_source for o in ledger.outcomes(T, C)} == {"m0": "reports", "m1": "logs"}
+    assert ledger.reports_state(T, C) is None
