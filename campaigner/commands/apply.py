@@ -501,7 +501,7 @@ async def _apply(
         key = await ensure_scenario(client, ledger, conn.target, change, progress)
         retry_rejected = True
         if spec.send.canary is not None:
-            from campaigner.plan.canary import plan_digest
+            from campaigner.plan.canary import inputs_digest
             from campaigner.sending.canary import run_canary
 
             rollout.canary = outcome = await run_canary(
@@ -511,7 +511,7 @@ async def _apply(
                 key,
                 progress,
                 spec.send.canary,
-                plan_digest(loaded),
+                inputs_digest(loaded),
                 to_send=to_send,
                 decision=rollout.decision,
             )

@@ -213,9 +213,9 @@ def _canary_line(ledger: Any, target_id: str, loaded: Any) -> str | None:
     """What the ledger says of this plan's canary (its sample is kept: the line above is its first size)."""
     if ledger is None or loaded.spec.send.canary is None:
         return None
-    from campaigner.plan.canary import plan_digest
+    from campaigner.plan.canary import inputs_digest
 
-    record = ledger.canary(target_id, loaded.spec.campaign, plan_digest(loaded))
+    record = ledger.canary(target_id, loaded.spec.campaign, inputs_digest(loaded))
     if record is None:
         return None
     why = f" ({record.reason})" if record.reason else ""

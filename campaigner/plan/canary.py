@@ -127,8 +127,11 @@ def describe(canary: Canary, to_send: int) -> str:
     )
 
 
-def plan_digest(loaded: LoadedCampaign) -> str:
-    """What identifies a canary: the campaign file and its input files' contents (a change: a new canary)."""
+def inputs_digest(loaded: LoadedCampaign) -> str:
+    """What identifies a canary: the campaign file and its input files' contents (a change: a new canary).
+
+    Not the plan digest of :mod:`campaigner.plan.digest`, which also moves as messages are sent.
+    """
     h = hashlib.sha256(loaded.sha256.encode("ascii"))
     for path in input_files(loaded.spec.recipients, loaded.base_dir):
         h.update(b"\x00" + file_sha256(path).encode("ascii"))
