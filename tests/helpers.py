@@ -58,3 +58,22 @@ def three_campaigns(root: object) -> None:
     git(base, "init", "-q", "-b", "main")
     git(base, "add", "-A")
     git(base, "commit", "-qm", "three campaigns")
+
+
+def provider_environ(url: str, state: str, *, read_timeout: str | None = "1", **extra: str) -> dict[str, str]:
+    """The environment of a ``campaigner`` child process that talks to the sandbox at ``url`` as to a
+    provider, with the ledger at ``state``: no inherited provider settings or ``CI``, short timeouts."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
+    env.update(
+        INFOBIP_BASE_URL=url,
+        INFOBIP_API_KEY="sandbox",
+        CAMPAIGNER_STATE=state,
+        CAMPAIGNER_SETTLE_SECONDS="0.3",
+        NO_COLOR="1",
+    )
+    if read_timeout is not None:
+        env["CAMPAIGNER_READ_TIMEOUT"] = read_timeout
+    env.update(extra)
+    return env

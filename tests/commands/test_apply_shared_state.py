@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 from benchmarks._measure import write_campaign, write_recipients
+from helpers import provider_environ
 
 from campaigner.sandbox.server import SandboxServer
 
@@ -21,17 +21,7 @@ EXAMPLE = "campaigns/spring-sale-2026.yaml"
 
 
 def _env(server: SandboxServer, state: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
-    env.update(
-        INFOBIP_BASE_URL=server.url,
-        INFOBIP_API_KEY="sandbox",
-        CAMPAIGNER_STATE=state,
-        CAMPAIGNER_READ_TIMEOUT="1",
-        CAMPAIGNER_SETTLE_SECONDS="0.3",
-        NO_COLOR="1",
-        **extra,
-    )
-    return env
+    return provider_environ(server.url, state, **extra)
 
 
 def _apply(folder: Path, campaign: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:

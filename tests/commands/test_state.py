@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,22 +13,14 @@ import httpx
 import psycopg
 import pytest
 from benchmarks._measure import write_campaign, write_recipients
+from helpers import provider_environ
 
 from campaigner.ledger.messages import Ledger
 from campaigner.sandbox.server import SandboxServer
 
 
 def _env(server: SandboxServer, state: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
-    env.update(
-        INFOBIP_BASE_URL=server.url,
-        INFOBIP_API_KEY="sandbox",
-        CAMPAIGNER_STATE=state,
-        CAMPAIGNER_READ_TIMEOUT="1",
-        CAMPAIGNER_SETTLE_SECONDS="0.3",
-        NO_COLOR="1",
-    )
-    return env
+    return provider_environ(server.url, state)
 
 
 def _run(folder: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

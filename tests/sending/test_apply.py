@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from benchmarks._measure import write_campaign, write_recipients
-from helpers import Quiet
+from helpers import Quiet, provider_environ
 
 from campaigner.sandbox.server import SandboxServer
 
@@ -148,16 +147,7 @@ def faulty_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
 
 
 def _env(workdir: Path, server: SandboxServer, state: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
-    env.update(
-        INFOBIP_BASE_URL=server.url,
-        INFOBIP_API_KEY="sandbox",
-        CAMPAIGNER_STATE=state or str(workdir / ".campaigner/state.db"),
-        CAMPAIGNER_READ_TIMEOUT="1",
-        CAMPAIGNER_SETTLE_SECONDS="0.3",
-        NO_COLOR="1",
-    )
-    return env
+    return provider_environ(server.url, state or str(workdir / ".campaigner/state.db"))
 
 
 def _apply_process(workdir: Path, campaign: Path, env: dict[str, str]) -> subprocess.Popen[str]:

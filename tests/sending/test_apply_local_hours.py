@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import provider_environ
 
 from campaigner.sandbox.server import SandboxServer
 from campaigner.schedule.zones import load_zone
@@ -134,18 +135,7 @@ def faulty_sandbox(tmp_path: Path) -> Iterator[SandboxServer]:
 
 
 def _env(workdir: Path, server: SandboxServer) -> dict[str, str]:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
-    env.update(
-        INFOBIP_BASE_URL=server.url,
-        INFOBIP_API_KEY="sandbox",
-        CAMPAIGNER_STATE=str(workdir / ".campaigner/state.db"),
-        CAMPAIGNER_READ_TIMEOUT="1",
-        CAMPAIGNER_SETTLE_SECONDS="0.3",
-        NO_COLOR="1",
-    )
-    return env
+    return provider_environ(server.url, str(workdir / ".campaigner/state.db"))
 
 
 def _run(workdir: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:

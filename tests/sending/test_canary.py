@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import sqlite3
@@ -15,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import provider_environ
 
 from campaigner.sandbox.server import SandboxServer
 
@@ -150,15 +150,7 @@ def test_a_failing_canary_stops_with_the_numbers_then_accept_sends_the_rest_once
 
 
 def _env(workdir: Path, server: SandboxServer) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INFOBIP_") and k != "CI"}
-    env.update(
-        INFOBIP_BASE_URL=server.url,
-        INFOBIP_API_KEY="sandbox",
-        CAMPAIGNER_STATE=str(workdir / ".campaigner/state.db"),
-        CAMPAIGNER_SETTLE_SECONDS="0.3",
-        NO_COLOR="1",
-    )
-    return env
+    return provider_environ(server.url, str(workdir / ".campaigner/state.db"), read_timeout=None)
 
 
 def _apply(workdir: Path, campaign: Path, env: dict[str, str]) -> subprocess.Popen[str]:
