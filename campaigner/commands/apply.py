@@ -278,10 +278,11 @@ def apply_one(
     from campaigner.campaign.load import load_campaign
     from campaigner.campaign.spec import parse_duration
     from campaigner.plan import views as planview
-    from campaigner.plan.build import MessageStream, build_plan
+    from campaigner.plan.build import build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.plan.saved import input_hashes, read_plan
     from campaigner.plan.schedule import LiveSchedule, scheduled, scheduler_for
+    from campaigner.plan.stream import MessageStream
     from campaigner.sending.horizon import refuse_fresh_runner
     from campaigner.sending.target import choose_target, connect, state_location
 

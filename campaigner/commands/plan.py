@@ -238,7 +238,8 @@ def _from_logs(conn: Connection, loaded: LoadedCampaign, bulk: str) -> tuple[Sen
 
     from campaigner.errors import CampaignerError
     from campaigner.omni.client import OmniClient
-    from campaigner.plan.build import MessageStream, PlannedMessage
+    from campaigner.plan.build import PlannedMessage
+    from campaigner.plan.stream import MessageStream
     from campaigner.sending.horizon import provider_sent
 
     def message_ids() -> Iterator[str]:
