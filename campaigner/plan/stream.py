@@ -108,7 +108,11 @@ class MessageStream:
         if jobs is None:
             from campaigner.plan.workers import jobs_for
 
-            jobs = jobs_for(self.source.path)
+            try:
+                jobs = jobs_for(self.source.path)
+            except BaseException:
+                self.source.close()
+                raise
         self.jobs = jobs
         self.errors: list[InputError] = []
         self.row_errors = RowErrors()
