@@ -73,7 +73,7 @@ def measured_latency(ledger: Ledger | None, target: Target) -> Latency | None:
     from campaigner.plan.estimate import Latency
 
     record = ledger.latency(target.id) if ledger is not None else None
-    return None if record is None else Latency(record.p50, record.p95, record.requests)
+    return None if record is None else Latency(record.p50, record.p95, record.requests, record.concurrency)
 
 
 async def _scenarios(conn: Connection) -> list[tuple[str, str, list[tuple[str, str]]]]:

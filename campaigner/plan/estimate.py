@@ -17,6 +17,7 @@ class Latency:
     p50: float
     p95: float
     requests: int  # how many requests it was measured over
+    concurrency: int = 0  # how many were in flight then (0: not known)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,8 @@ class Estimate:
         if self.latency is None:
             return f"{duration(self.seconds)} at {self.rate_limit:g}/s (the rate limit; assumes no latency)"
         measured = f"{self.concurrency} in flight, {latency_text(self.latency.p50)} measured by an earlier apply"
+        if self.latency.concurrency and self.latency.concurrency != self.concurrency:
+            measured += f" at {self.latency.concurrency} in flight"  # a latency may grow with the load
         if self.latency_bound:
             return f"{duration(self.seconds)} at {rate_text(self.rate)}/s ({measured})"
         return f"{duration(self.seconds)} at {self.rate_limit:g}/s (the rate limit; {measured})"

@@ -44,6 +44,20 @@ def _ms(ms: float) -> Latency:
             _ms(0.42),
             "about 5 s at 20/s (the rate limit; 32 in flight, 0.42 ms measured by an earlier apply)",
         ),
+        (
+            60_000,
+            1000.0,
+            64,
+            Latency(0.128, 0.2, 500, 32),
+            "about 2 min at 500/s (64 in flight, 128 ms measured by an earlier apply at 32 in flight)",
+        ),
+        (
+            60_000,
+            1000.0,
+            32,
+            Latency(0.128, 0.2, 500, 32),
+            "about 4 min at 250/s (32 in flight, 128 ms measured by an earlier apply)",
+        ),
         (0, 20.0, 32, _ms(50), "under 1 s at 20/s (the rate limit; 32 in flight, 50 ms measured by an earlier apply)"),
     ],
 )
