@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, state_option, target_option
+from campaigner.commands.common import (
+    lookup_scenario,
+    measured_latency,
+    open_ledger,
+    sent_lookup,
+    state_option,
+    target_option,
+)
 from campaigner.commands.selection import changed_since_option, for_each_campaign
 from campaigner.errors import CampaignerError
 from campaigner.text.escape import for_terminal
@@ -332,7 +339,8 @@ def apply_one(
                     now=now,
                     show_pii=show_pii,
                 )
-                text = planview.to_text(plan, target_line="", show_pii=show_pii).lstrip("\n")
+                latency = measured_latency(ledger, chosen)  # the duration estimate (issue 14)
+                text = planview.to_text(plan, target_line="", show_pii=show_pii, latency=latency).lstrip("\n")
                 click.echo(text, nl=False)
                 to_send, skipped = plan.stats.to_send, dict(plan.stats.skipped)
 
