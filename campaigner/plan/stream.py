@@ -10,6 +10,7 @@ before it: duplicates (the first row of an address wins) and the row errors (sto
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 
 from campaigner.campaign.load import LoadedCampaign
@@ -146,7 +147,7 @@ class MessageStream:
             yield out
 
     def _parallel(self) -> Iterator[PlannedMessage | Skip]:
-        from campaigner.plan.workers import WorkerPool, WorkerSetup, decode
+        from campaigner.plan.workers import WorkerPool, WorkerSetup, decode, work
 
         setup = WorkerSetup(
             spec=self.loaded.spec,
@@ -160,8 +161,9 @@ class MessageStream:
             show_pii=self.show_pii,
         )
         duplicate = Duplicates().check
+        local = functools.partial(work, setup.reader.read, self.maker.make)
         with WorkerPool(self.jobs, setup) as pool:
-            for answer in pool.results(self.source.records()):
+            for answer in pool.results(self.source.records(), local):
                 for r in decode(answer):
                     if type(r) is Skip:
                         yield r
