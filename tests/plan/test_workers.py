@@ -151,7 +151,7 @@ def _children() -> list[int]:
     for task in os.listdir(f"/proc/{me}/task"):
         text = Path(f"/proc/{me}/task/{task}/children").read_text()
         out.extend(int(p) for p in text.split())
-    return [p for p in out if "multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+    return [p for p in out if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]  # not the resource tracker
 
 
 def test_jobs_for_reads_the_environment_then_the_size(tmp_path: Path) -> None:

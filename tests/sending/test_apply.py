@@ -226,7 +226,7 @@ def _plan_workers(pid: int) -> list[int]:
 
 def _running_worker(pid: int) -> bool:
     try:  # a zombie (its parent killed, not yet reaped) has an empty command line
-        return b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()  # a worker, not the resource tracker
     except OSError:
         return False
 
