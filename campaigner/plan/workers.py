@@ -6,8 +6,10 @@ id) exactly as :class:`~campaigner.plan.stream.MessageStream` does in one proces
 The main process keeps what depends on the rows before: duplicates and row errors. Workers send and
 write nothing; a worker that dies takes the stream down with it (an error, never a partial plan).
 
-How many: ``CAMPAIGNER_JOBS`` (1 = no workers), else one per core available for CSVs of at least
-:data:`PARALLEL_BYTES`, below which starting the workers (~0.5 s) costs more than it saves.
+The main process answers chunks too while the workers are busy, so ``jobs`` processes plan: the main
+one and ``jobs - 1`` workers. How many: ``CAMPAIGNER_JOBS`` (1 = the main process alone), else one per
+core available for CSVs of at least :data:`PARALLEL_BYTES`, below which starting a worker (~0.5 s)
+costs more than it saves.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class JobsError(CampaignerError):
 
 
 def jobs_for(csv_path: Path, environ: dict[str, str] | None = None) -> int:
-    """The worker processes for planning ``csv_path`` (1: none)."""
+    """The processes that plan ``csv_path``, the main one included (1: no workers)."""
     value = (os.environ if environ is None else environ).get(ENV, "").strip()
     if value:
         if not value.isdigit() or not 1 <= int(value) <= MAX_JOBS:
@@ -255,19 +257,20 @@ def _serve(requests: Connection, answers: Connection, setup: WorkerSetup) -> Non
 
 
 class WorkerPool:
-    """``jobs`` worker processes; :meth:`results` maps the records through them, in order, a few chunks ahead.
+    """``workers`` processes; :meth:`results` maps the records through them (and this process), in order.
 
-    Chunk ``i`` goes to worker ``i % jobs``, so answers come back in order by reading the workers in
-    turn. Pipes, not a ``concurrent.futures`` pool: its feeder and result threads fought this process's
-    main thread for the interpreter lock and cost as much CPU as the planning they relieved it of.
+    Each worker answers its chunks in the order it got them, so reading each chunk's worker in the order
+    the chunks were handed out gives the answers in order. Pipes, not a ``concurrent.futures`` pool: its
+    feeder and result threads fought this process's main thread for the interpreter lock and cost as much
+    CPU as the planning they relieved it of.
     """
 
-    def __init__(self, jobs: int, setup: WorkerSetup) -> None:
+    def __init__(self, workers: int, setup: WorkerSetup) -> None:
         ctx = multiprocessing.get_context("spawn")
-        self.jobs = jobs
+        self.jobs = workers
         self._workers: list[tuple[Any, Connection, Connection]] = []
         try:
-            for _ in range(jobs):
+            for _ in range(workers):
                 requests_r, requests_w = ctx.Pipe(duplex=False)
                 answers_r, answers_w = ctx.Pipe(duplex=False)
                 _widen(requests_w)

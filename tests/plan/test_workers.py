@@ -79,7 +79,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workers, "CHUNK", 3)  # several chunks, answers from both workers in turn
 
 
-def test_two_workers_give_the_same_stream_as_one_process(tmp_path: Path, small_chunks: None) -> None:
+def test_planning_processes_give_the_same_stream_as_one_process(tmp_path: Path, small_chunks: None) -> None:
     path = campaign(tmp_path, ROWS * 3)  # later copies: every address a duplicate of the first copy's
     one, one_errors = stream(path, 1)
     two, two_errors = stream(path, 2)
@@ -91,7 +91,7 @@ def test_two_workers_give_the_same_stream_as_one_process(tmp_path: Path, small_c
     assert one_errors == [f"{tmp_path / 'r.csv'}:row 8: error: sms.text: renders empty"]  # its copies: duplicates
 
 
-def test_two_workers_give_the_same_plan_and_digest(tmp_path: Path, small_chunks: None) -> None:
+def test_planning_processes_give_the_same_plan_and_digest(tmp_path: Path, small_chunks: None) -> None:
     path = campaign(tmp_path, [r for r in ROWS if not r.startswith("Gu")] * 2)
     change = ScenarioChange("create", "S", ())
     one = build_plan(load_campaign(path), target_id="sandbox", scenario=change, jobs=1)
