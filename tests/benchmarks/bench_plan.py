@@ -7,8 +7,8 @@ tree: the workers' memory counts), RSS(1M) <= 1.2 x RSS(100k) in the same config
 
 Cases per size: "unique" (the coupon used in both templates is unique per row, as personal codes are)
 planned with ``CAMPAIGNER_JOBS=N`` processes (the main one and N - 1 workers; default N: the cores
-available) and with ``CAMPAIGNER_JOBS=1`` (one process); "repeating" (the coupon cycles through 25 values: the render cache's best case) in one
-process. Ratios are taken within the same run.
+available) and with ``CAMPAIGNER_JOBS=1`` (one process); "repeating" (the coupon cycles through 25
+values: the render cache's best case) in one process. Ratios are taken within the same run.
 """
 
 from __future__ import annotations
