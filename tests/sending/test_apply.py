@@ -174,6 +174,19 @@ def _received(server: SandboxServer) -> dict[str, int]:
     return {m["messageId"]: m["received"] for m in messages}
 
 
+def _converged(workdir: Path, campaign: Path, env: dict[str, str], server: SandboxServer) -> dict[str, int]:
+    """Apply again until an apply ends with 0 (at most 5 runs); each messageId's receipts, none twice."""
+    for _ in range(5):
+        proc = _apply_process(workdir, campaign, env)
+        proc.wait(timeout=300)
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, _log(workdir)
+    received = _received(server)
+    assert {k: n for k, n in received.items() if n > 1} == {}, "a message received twice"
+    return received
+
+
 def test_kill_9_at_random_moments_never_sends_twice(
     workdir: Path, faulty_sandbox: SandboxServer, ledger_location: str
 ) -> None:
@@ -201,15 +214,7 @@ def test_kill_9_at_random_moments_never_sends_twice(
         time.sleep(rng.uniform(0.5, 2.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    for _ in range(5):  # re-run to convergence
-        proc = _apply_process(workdir, campaign, env)
-        proc.wait(timeout=300)
-        if proc.returncode == 0:
-            break
-    assert proc.returncode == 0, _log(workdir)
-    received = _received(faulty_sandbox)
-    duplicates = {k: n for k, n in received.items() if n > 1}
-    assert duplicates == {}
+    received = _converged(workdir, campaign, env, faulty_sandbox)
     assert set(received) == expected
 
 
@@ -252,15 +257,7 @@ def test_kill_9_while_workers_plan_the_send_never_sends_twice(workdir: Path, fau
         while any(map(_running_worker, children)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not any(map(_running_worker, children)), "a planning worker outlived its apply"
-    for _ in range(5):
-        proc = _apply_process(workdir, campaign, env)
-        proc.wait(timeout=300)
-        if proc.returncode == 0:
-            break
-    assert proc.returncode == 0, _log(workdir)
-    received = _received(faulty_sandbox)
-    assert {k: n for k, n in received.items() if n > 1} == {}
-    assert len(received) == rows
+    assert len(_converged(workdir, campaign, env, faulty_sandbox)) == rows
 
 
 def test_two_applies_at_once_one_refuses(workdir: Path, tmp_path: Path, ledger_location: str) -> None:
