@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # a command-line run, not a test calling in: its own process to tune
         import gc
 
-        gc.freeze()  # what is loaded so far stays out of the collector's scans
-        gc.set_threshold(50_000, 20, 20)  # see campaigner.plan.workers.tune_gc
+        gc.freeze()  # what is loaded so far stays out of the collector's scans (plan: campaigner.plan.build)
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:

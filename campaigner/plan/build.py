@@ -7,6 +7,7 @@ into the figures a reviewer reads (:class:`PlanStats`); ``group_requests`` decid
 
 from __future__ import annotations
 
+import gc
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from campaigner.plan.message import PlannedMessage as PlannedMessage
 from campaigner.plan.schedule import ScheduleStats, scheduled, scheduler_for
 from campaigner.plan.stream import MessageStream as MessageStream
 from campaigner.plan.stream import skip_reasons as skip_reasons
+from campaigner.plan.workers import PLANNING_GC
 from campaigner.recipients.reader import Skip
 
 SAMPLES = 3
@@ -335,6 +337,8 @@ def build_plan(
     encodings, segments, ucs2 = stats.sms_encoding, stats.sms_segments, stats.ucs2_forcing
     schedule = stats.schedule
     rows = to_send = worst_case = 0
+    collecting = gc.get_threshold()
+    gc.set_threshold(*PLANNING_GC)
     try:
         for item in items:
             rows += 1
@@ -365,6 +369,7 @@ def build_plan(
                 sink(item)
             count_request(payload.hash if item.send_at is None else (payload.hash, item.send_at))
     finally:
+        gc.set_threshold(*collecting)
         stream.close()
         stats.rows += rows
         stats.to_send += to_send
