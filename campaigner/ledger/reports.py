@@ -143,6 +143,16 @@ class ReportLedger:
             row = conn.execute(sql, params).fetchone()
         return int(row[0])
 
+    def count_due_and_later(self, target: str, campaign: str, *, due_by: float) -> tuple[int, int]:
+        """Accepted messages waiting for a final report: (due by ``due_by``, scheduled later), in one scan."""
+        sql = (
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN m.send_at IS NULL OR m.send_at <= ? THEN 1 ELSE 0 END), 0) "
+            + self._WITHOUT_REPORT
+        )
+        with self._read() as conn:
+            row = conn.execute(sql, (due_by, target, campaign)).fetchone()
+        return int(row[1]), int(row[0]) - int(row[1])
+
     def scheduled_by_hour(self, target: str, campaign: str, *, now: float) -> list[tuple[float, int]]:
         """Accepted messages whose ``sendAt`` is after ``now`` and without a final report, by UTC hour
         (the hour's start in epoch seconds), earliest first."""

@@ -65,8 +65,11 @@ async def collect_reports(
             "Delivery reports may have been handed out to an earlier run and lost (a crash, or a lost ledger): "
             "reading final statuses from the logs."
         )
-    outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
-    later = ledger.count_without_report(target.id, campaign) - outstanding
+    outstanding, later = ledger.count_due_and_later(target.id, campaign, due_by=due_by)
+    # Counting is a scan of the campaign (seconds at a million messages): between counts, ``at_least`` is
+    # a lower bound of what is outstanding (a page of n reports gives at most n messages their final one),
+    # so the ledger is counted again only when it may have reached 0, after the logs, and at the deadline.
+    at_least = outstanding
     if later:
         progress.phase(f"{later} message(s) scheduled for later (sendAt): `campaigner report` collects theirs.")
     if outstanding and wait > 0:
@@ -78,7 +81,7 @@ async def collect_reports(
             if lost:
                 stored += await _fill_in_from_logs(client, ledger, target, campaign)
                 ledger.set_reports_state(target.id, campaign, None)
-                lost = False
+                lost, at_least = False, 0  # the logs gave some their final status: count again
             if not fetching:
                 ledger.set_reports_state(target.id, campaign, "fetching")
             asked, ahead = ahead, None
@@ -100,11 +103,13 @@ async def collect_reports(
                     await asyncio.sleep(0)  # let it leave before the (blocking) commit below
                 then = (campaign, "fetching" if fetching else None)
                 stored += ledger.store_reports(target.id, page, source="reports", at=_now(), then=then)
+                at_least -= len(page)
                 if fetching:
                     continue
-            outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
-            if not outstanding or time.monotonic() >= deadline:
-                break
+            if at_least <= 0 or time.monotonic() >= deadline:
+                outstanding = at_least = ledger.count_without_report(target.id, campaign, due_by=due_by)
+                if not outstanding or time.monotonic() >= deadline:
+                    break
             await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
     finally:
         if ahead is not None:  # left by a failure while a page was stored: the ledger still says "fetching"
