@@ -26,6 +26,7 @@ REPORT_GROUPS: Final = ("delivered", "undeliverable", "expired", "rejected", "pe
 
 _GROUP_BY_ID: Final = {1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
 _FINAL_GROUPS: Final = frozenset({"UNDELIVERABLE", "DELIVERED", "EXPIRED", "REJECTED"})
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one, not one per report
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +196,7 @@ class ReportLedger:
         source: str,
         at: float,
         then: tuple[str, str | None] | None = None,
+        texts: Sequence[str] | None = None,
     ) -> int:
         """Store delivery reports raw, durably, in one transaction; returns how many were stored.
 
@@ -202,27 +204,30 @@ class ReportLedger:
         from the logs, or when it replaces a non-final report of the same source. Reports without a
         ``messageId`` are logged and dropped (they cannot be attributed). ``then=(campaign, state)``
         sets the campaign's :meth:`reports_state` in the same transaction (one commit a page instead of
-        three when the next page is fetched at once).
+        three when the next page is fetched at once). ``texts``: each report's JSON text as it arrived
+        (``OmniClient.report_page``), stored as it is instead of writing the report out again.
         """
         if source not in REPORT_SOURCES:
             raise ValueError(f"source must be one of {REPORT_SOURCES}, not {source!r}")
+        if texts is not None and len(texts) != len(reports):
+            raise ValueError(f"{len(texts)} texts for {len(reports)} reports")
         rows: list[tuple[Any, ...]] = []
-        for report in reports:
+        encode = _ENCODER.encode
+        for i, report in enumerate(reports):
             message_id = report.get("messageId")
             if not isinstance(message_id, str) or not message_id:
                 log.warning("ignoring a %s entry without messageId: %.200s", source, json.dumps(report))
                 continue
             group = _status_group(report)
             bulk_id = report.get("bulkId")
-            raw = json.dumps(report, ensure_ascii=False, separators=(",", ":"))
-            final = int(group in _FINAL_GROUPS)
+            raw = encode(report) if texts is None else texts[i]
             rows.append(
                 (
                     target,
                     message_id,
-                    bulk_id if isinstance(bulk_id, str) else None,
+                    bulk_id if type(bulk_id) is str else None,
                     group,
-                    final,
+                    1 if group in _FINAL_GROUPS else 0,
                     raw,
                     source,
                     at,
@@ -318,7 +323,7 @@ class ReportLedger:
 
 def _status_group(report: Mapping[str, Any]) -> str:
     status = report.get("status")
-    if isinstance(status, Mapping):
+    if type(status) is dict or isinstance(status, Mapping):
         name = status.get("groupName")
         if isinstance(name, str) and name.upper() in _GROUP_BY_ID.values():
             return name.upper()
