@@ -11,10 +11,9 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, NamedTuple, Self
 
 from campaigner.ledger.database import DEFAULT_BUSY_TIMEOUT, STATES, LedgerFile, load_json
 from campaigner.ledger.store import Lock, Store, Tx
@@ -26,12 +25,15 @@ REPORT_GROUPS: Final = ("delivered", "undeliverable", "expired", "rejected", "pe
 
 _GROUP_BY_ID: Final = {1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
 _FINAL_GROUPS: Final = frozenset({"UNDELIVERABLE", "DELIVERED", "EXPIRED", "REJECTED"})
+_DECODER: Final = json.JSONDecoder()
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # one, not one per report
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """One message as the summary sees it: ledger state joined with its report (if any)."""
+class Outcome(NamedTuple):
+    """One message as the summary sees it: ledger state joined with its report (if any).
+
+    A named tuple, not a dataclass: a million of them are made for one summary (~0.3 µs each, not ~3).
+    """
 
     row: int | None
     message_id: str
@@ -291,34 +293,40 @@ class ReportLedger:
             "reports": {**reports, "total": sum(reports.values()), "awaiting": awaiting},
         }
 
-    def outcomes(self, target: str, campaign: str) -> Iterator[Outcome]:
-        """Every message of the campaign with its report, streamed in row order (unknown rows first)."""
+    def outcomes(self, target: str, campaign: str, *, status: bool = True) -> Iterator[Outcome]:
+        """Every message of the campaign with its report, streamed in row order (unknown rows first).
+
+        ``status=False``: without the provider's status from the send answer (``status`` is None), which
+        the summary does not read.
+        """
         rows = self.store.stream(
             "SELECT m.row, m.message_id, m.recipient_id, m.state, m.reason, m.requested_at, "
-            "m.answered_at, m.attempts, m.adopted, m.provider_status_json, r.raw_json, r.source, "
-            "r.received_at, m.send_at FROM messages m LEFT JOIN reports r "
+            f"m.answered_at, m.attempts, m.adopted, {'m.provider_status_json' if status else 'NULL'}, r.raw_json, "
+            "r.source, r.received_at, m.send_at FROM messages m LEFT JOIN reports r "
             "ON r.target = m.target AND r.message_id = m.message_id "
             "WHERE m.target = ? AND m.campaign = ? ORDER BY m.row NULLS FIRST, m.message_id",
             (target, campaign),
             size=1000,
         )
+        loads, new = _DECODER.decode, tuple.__new__
         for r in rows:
-            yield Outcome(
-                row=r[0],
-                message_id=r[1],
-                recipient_id=r[2],
-                state=r[3],
-                reason=r[4],
-                requested_at=r[5],
-                answered_at=r[6],
-                attempts=r[7],
-                adopted=bool(r[8]),
-                status=load_json(r[9]),
-                report=load_json(r[10]),
-                report_source=r[11],
-                report_received_at=r[12],
-                send_at=r[13],
+            raw_status, raw_report = r[9], r[10]
+            yield new(
+                Outcome,
+                (
+                    *r[:8],
+                    bool(r[8]),
+                    None if raw_status is None else load_json(raw_status),
+                    None if raw_report is None else _report(raw_report, loads),
+                    *r[11:14],
+                ),
             )
+
+
+def _report(text: str, loads: Any) -> dict[str, Any]:
+    """A stored report's dict, as ``load_json`` reads it."""
+    value = loads(text)
+    return value if type(value) is dict else {"value": value}
 
 
 def _status_group(report: Mapping[str, Any]) -> str:

@@ -121,10 +121,12 @@ class MessageResult:
     source: str  # report_source: 'reports' | 'logs', "" without a report
 
     def csv_cells(self) -> list[str]:
-        cells = ["" if self.row is None else str(self.row), self.message_id, self.channel, self.status, self.error]
-        cells += ["" if self.price is None else format(self.price, "f"), self.currency]
-        cells += [self.state, self.outcome, self.source]
-        return [spreadsheet_safe(c) for c in cells]
+        cells = (
+            "" if self.row is None else str(self.row), self.message_id, self.channel, self.status, self.error,
+            "" if self.price is None else format(self.price, "f"), self.currency, self.state, self.outcome, self.source,
+        )  # fmt: skip
+        start = _FORMULA_START
+        return [("'" + c) if c.startswith(start) else c for c in cells]  # spreadsheet_safe, inlined
 
 
 def spreadsheet_safe(cell: str) -> str:
@@ -156,13 +158,23 @@ def _decimal(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+_SEEN_TIMES: dict[str, datetime | None] = {}  # the messages of one request share their sentAt, and few doneAt
+_SEEN_LIMIT: Final = 4096
+
+
 def _timestamp(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
+    if value in _SEEN_TIMES:
+        return _SEEN_TIMES[value]
     try:
-        return datetime.fromisoformat(value)  # accepts the provider's 2016-02-23T17:41:11.833+0100
+        moment: datetime | None = datetime.fromisoformat(value)  # accepts the provider's 2016-02-23T17:41:11.833+0100
     except ValueError:
-        return None
+        moment = None
+    if len(_SEEN_TIMES) >= _SEEN_LIMIT:
+        _SEEN_TIMES.clear()
+    _SEEN_TIMES[value] = moment
+    return moment
 
 
 def _seconds(start: object, end: object) -> float | None:
