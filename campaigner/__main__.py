@@ -6,4 +6,5 @@ import sys
 
 from campaigner.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a worker process imports it (campaigner.plan.workers)
+    sys.exit(main())

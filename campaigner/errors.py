@@ -79,6 +79,10 @@ class InputError(CampaignerError):
         self.hint = hint
         super().__init__(self.format())
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled as its attributes: planning workers send row errors to the main process."""
+        return (_restored, (type(self), self.args, self.__dict__))
+
     @property
     def path(self) -> str:
         return self.location.path
@@ -97,6 +101,13 @@ class InputError(CampaignerError):
         if self.hint:
             text += f" ({self.hint})"
         return for_terminal(text)
+
+
+def _restored(cls: type[InputError], args: tuple[object, ...], state: dict[str, object]) -> InputError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 @dataclass

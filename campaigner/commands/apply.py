@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from campaigner.commands.common import lookup_scenario, open_ledger, sent_lookup, state_option, target_option
+from campaigner.commands.common import (
+    lookup_scenario,
+    measured_latency,
+    open_ledger,
+    sent_lookup,
+    state_option,
+    target_option,
+)
 from campaigner.commands.selection import changed_since_option, for_each_campaign
 from campaigner.errors import CampaignerError
 from campaigner.text.escape import for_terminal
@@ -279,10 +286,11 @@ def apply_one(
     from campaigner.campaign.load import load_campaign
     from campaigner.campaign.spec import parse_duration
     from campaigner.plan import views as planview
-    from campaigner.plan.build import MessageStream, build_plan
+    from campaigner.plan.build import build_plan
     from campaigner.plan.ids import bulk_id as make_bulk_id
     from campaigner.plan.saved import input_hashes, read_plan
     from campaigner.plan.schedule import LiveSchedule, scheduled, scheduler_for
+    from campaigner.plan.stream import MessageStream
     from campaigner.sending.horizon import refuse_fresh_runner
     from campaigner.sending.replay import PlanReplay
     from campaigner.sending.target import choose_target, connect, state_location
@@ -343,7 +351,8 @@ def apply_one(
                 if replay is not None and (stats.already_sent or stats.in_doubt or not replay.finish(stats.rows)):
                     replay.close()
                     replay = None
-                text = planview.to_text(plan, target_line="", show_pii=show_pii).lstrip("\n")
+                latency = measured_latency(ledger, chosen)  # the duration estimate (issue 14)
+                text = planview.to_text(plan, target_line="", show_pii=show_pii, latency=latency).lstrip("\n")
                 click.echo(text, nl=False)
                 to_send, skipped = plan.stats.to_send, dict(plan.stats.skipped)
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from campaigner.campaign.load import LoadedCampaign
     from campaigner.ledger.messages import Ledger
     from campaigner.plan.build import ScenarioChange
+    from campaigner.plan.estimate import Latency
     from campaigner.sending.target import Connection, Target
 
 F = Callable[..., Any]
@@ -65,6 +66,14 @@ def sent_lookup(
         return ledger.states(target.id, campaign, message_ids)
 
     return lookup
+
+
+def measured_latency(ledger: Ledger | None, target: Target) -> Latency | None:
+    """The target's latency as an earlier apply measured it (the plan's duration estimate), or None."""
+    from campaigner.plan.estimate import Latency
+
+    record = ledger.latency(target.id) if ledger is not None else None
+    return None if record is None else Latency(record.p50, record.p95, record.requests, record.concurrency)
 
 
 async def _scenarios(conn: Connection) -> list[tuple[str, str, list[tuple[str, str]]]]:

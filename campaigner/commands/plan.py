@@ -13,6 +13,7 @@ import click
 from campaigner.commands.common import (
     atomic_write_path,
     lookup_scenario,
+    measured_latency,
     open_ledger,
     sent_lookup,
     state_option,
@@ -64,9 +65,11 @@ def command(
     plans: dict[int, Plan] = {}
     upper_bounds: dict[int, str] = {}  # campaigns the ledger does not know whose logs could not be read
     canary_lines: dict[int, str] = {}  # what the ledger says of a campaign's canary
+    latency = None  # the target's latency as an earlier apply measured it (the duration estimate)
     if any(entry.ok for entry in selection.entries):
         ledger = open_ledger(chosen, create=False, state=state)
         try:
+            latency = measured_latency(ledger, chosen)
             with connect(chosen, state=state_location(given=state), writes=False) as conn:
                 for i, entry in enumerate(selection.entries):
                     if not entry.ok:
@@ -99,7 +102,8 @@ def command(
                 click.echo(description, err=True)
                 click.echo(planview.to_json(plan, show_pii=show_pii), nl=False)
             else:
-                click.echo(planview.to_text(plan, target_line=description, show_pii=show_pii), nl=False)
+                text = planview.to_text(plan, target_line=description, show_pii=show_pii, latency=latency)
+                click.echo(text, nl=False)
                 if 0 in canary_lines:
                     click.echo(canary_lines[0])
     elif fmt == "json":
@@ -117,7 +121,8 @@ def command(
         for i, entry in enumerate(selection.entries):
             click.echo(f"\n== {entry.name} ({display_path(entry.path)}) ==")
             if i in plans:
-                click.echo(planview.to_text(plans[i], target_line="", show_pii=show_pii).lstrip("\n"), nl=False)
+                text = planview.to_text(plans[i], target_line="", show_pii=show_pii, latency=latency)
+                click.echo(text.lstrip("\n"), nl=False)
                 if i in canary_lines:
                     click.echo(canary_lines[i])
             else:
@@ -238,7 +243,8 @@ def _from_logs(conn: Connection, loaded: LoadedCampaign, bulk: str) -> tuple[Sen
 
     from campaigner.errors import CampaignerError
     from campaigner.omni.client import OmniClient
-    from campaigner.plan.build import MessageStream, PlannedMessage
+    from campaigner.plan.build import PlannedMessage
+    from campaigner.plan.stream import MessageStream
     from campaigner.sending.horizon import provider_sent
 
     def message_ids() -> Iterator[str]:

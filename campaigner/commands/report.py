@@ -32,9 +32,9 @@ def report_one(campaign_file: Path, wait: str, target: str | None, state: str | 
     from campaigner.campaign.spec import parse_duration
     from campaigner.commands.apply import LineProgress
     from campaigner.omni.client import OmniClient
-    from campaigner.plan.build import MessageStream
     from campaigner.plan.cost import CostEstimator
     from campaigner.plan.ids import bulk_id as make_bulk_id
+    from campaigner.plan.stream import MessageStream
     from campaigner.sending.reports import collect_reports, plan_tally, write_summary
     from campaigner.sending.target import choose_target, connect, state_location
     from campaigner.summary.render import headline

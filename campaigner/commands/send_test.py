@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 def _row(loaded: LoadedCampaign, target_id: str, row: int) -> PlannedMessage:
     """Row ``row`` of the CSV, rendered as apply would render it."""
-    from campaigner.plan.build import MessageStream, PlannedMessage
+    from campaigner.plan.build import PlannedMessage
+    from campaigner.plan.stream import MessageStream
     from campaigner.plan.views import REASON_TEXT
 
     stream = MessageStream(loaded, target_id)

@@ -16,7 +16,7 @@ def command(paths: tuple[str, ...], changed_since: str | None) -> None:
 
     Prints errors only, one per line, and exits 1 when there is any.
     """
-    from campaigner.plan.build import MessageStream
+    from campaigner.plan.stream import MessageStream
 
     selection = select(paths, changed_since=changed_since)
     for removed in selection.removed:

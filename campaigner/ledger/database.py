@@ -18,6 +18,8 @@ applied in one transaction at open; ``PRAGMA application_id`` marks the file as 
 - ``canaries(target, campaign, digest, state, size, wait_until, reason, created_at, decided_at)`` and
   ``canary_messages(target, campaign, digest, message_id)``: a canary and its sample, per plan digest;
   ``stops(target, campaign, reason, stopped_at)``: an apply that ``send.stopWhen`` stopped.
+- ``latencies(target, p50, p95, requests, concurrency, measured_at)``: the provider's latency as the last
+  apply measured it (seconds; over ``requests`` send requests at ``concurrency`` in flight).
 
 Errors (busy, corrupt, read-only, another program's database, a newer schema) become one line naming
 the file.
@@ -103,6 +105,13 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """CREATE TABLE stops (
             target TEXT NOT NULL, campaign TEXT NOT NULL, reason TEXT NOT NULL, stopped_at REAL NOT NULL,
             PRIMARY KEY (target, campaign)) STRICT""",
+    ),
+    (
+        # The provider's latency as apply measured it (issue 14), one figure per target, for the plan's
+        # duration estimate: seconds from a send request leaving to its answer (median and 95th percentile).
+        """CREATE TABLE latencies (
+            target TEXT NOT NULL PRIMARY KEY, p50 REAL NOT NULL, p95 REAL NOT NULL, requests INTEGER NOT NULL,
+            concurrency INTEGER NOT NULL, measured_at REAL NOT NULL) STRICT""",
     ),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)

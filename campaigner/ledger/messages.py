@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from campaigner.errors import CampaignerError
-from campaigner.ledger.canary import CanaryLedger
 from campaigner.ledger.database import StatusJson, dump_json
+from campaigner.ledger.latency import LatencyLedger
 from campaigner.ledger.store import Tx
 
 STATE_ENV: Final = "CAMPAIGNER_STATE"
@@ -78,7 +78,7 @@ def default_state_path(environ: Mapping[str, str], cwd: Path) -> Path:
     return path if path.is_absolute() else cwd / path
 
 
-class Ledger(CanaryLedger):
+class Ledger(LatencyLedger):
     """The ledger at ``path``: ``with Ledger(path) as ledger: ...``; every method is one transaction."""
 
     # -- scenarios and campaigns --------------------------------------------------------------------

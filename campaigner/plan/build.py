@@ -15,23 +15,20 @@ from typing import Any, Literal
 
 from campaigner.campaign.load import LoadedCampaign
 from campaigner.content.sms import SmsMeasure
-from campaigner.content.templates import Rendered, SandboxLimitError, compile_content
-from campaigner.errors import InputError, InputErrors, display_path
+from campaigner.errors import InputErrors
 from campaigner.plan import ids
 from campaigner.plan.cost import CostEstimate, CostEstimator
 from campaigner.plan.digest import DigestBuilder, PlanDigest
-from campaigner.plan.masking import mask_pii
 from campaigner.plan.message import Payload as Payload
 from campaigner.plan.message import PlannedMessage as PlannedMessage
 from campaigner.plan.schedule import ScheduleStats, scheduled, scheduler_for
-from campaigner.recipients.reader import SKIP_REASONS, Recipient, Skip, open_recipients
-from campaigner.schedule.windows import NO_TIME_ZONE, SCHEDULE_SKIP_REASONS
-from campaigner.schedule.zones import ZoneFinder, load_zone
+from campaigner.plan.stream import MessageStream as MessageStream
+from campaigner.plan.stream import skip_reasons as skip_reasons
+from campaigner.recipients.reader import Skip
 
 SAMPLES = 3
 FIRST_ROWS = 5
 LOOKUP_CHUNK = 2000
-MAX_ROW_ERRORS = 20  # rows that fail to render: report this many, then stop reading
 # Sent states: the ledger knows the provider has (or may have) these; apply never sends them afresh.
 SENT_STATES = frozenset({"accepted", "sending", "unknown"})
 IN_DOUBT_STATES = frozenset({"sending", "unknown"})
@@ -180,216 +177,6 @@ class Plan:
         return "Plan: " + ", ".join(parts) + "."
 
 
-class RowErrors:
-    """Rows that failed to render, the same problem on many rows told once: ``(and 41 more rows: 7, 9, …)``."""
-
-    def __init__(self, limit: int = MAX_ROW_ERRORS) -> None:
-        self.limit = limit
-        self._first: dict[tuple[str, str], InputError] = {}
-        self._more: dict[tuple[str, str], list[int]] = {}
-        self._counts: dict[tuple[str, str], int] = {}
-
-    @property
-    def full(self) -> bool:
-        return len(self._first) >= self.limit
-
-    def add(self, exc: InputError) -> None:
-        key = (exc.path, exc.message)
-        if key not in self._first:
-            self._first[key] = exc
-            self._more[key] = []
-            self._counts[key] = 0
-            return
-        self._counts[key] += 1
-        if len(self._more[key]) < 3 and exc.row is not None:
-            self._more[key].append(exc.row)
-
-    def merged(self) -> list[InputError]:
-        out = []
-        for key, exc in self._first.items():
-            n = self._counts[key]
-            if not n:
-                out.append(exc)
-                continue
-            rows = ", ".join(map(str, self._more[key])) + (", …" if n > len(self._more[key]) else "")
-            more = f"and {n} more row{'s' if n != 1 else ''}: {rows}"
-            hint = f"{exc.hint}; {more}" if exc.hint else more
-            out.append(
-                InputError(exc.message, path=exc.path, row=exc.row, line=exc.line, col=exc.location.col, hint=hint)
-            )
-        return out
-
-
-class MessageStream:
-    """The campaign's recipients as planned messages and skips, in CSV order.
-
-    Opens the CSV and checks every template against its header before the first row is read.
-    """
-
-    def __init__(self, loaded: LoadedCampaign, target_id: str, *, show_pii: bool = False) -> None:
-        self.loaded = loaded
-        self.target_id = target_id
-        self.show_pii = show_pii  # row errors keep phone numbers and LINE keys as they are
-        spec = loaded.spec
-        self.source = open_recipients(spec.recipients, loaded.base_dir, campaign_path=loaded.path, locate=loaded.locate)
-        try:
-            self.content = compile_content(
-                spec,
-                campaign_path=loaded.path,
-                locate=loaded.locate,
-                header=self.source.header,
-                csv_path=self.source.path,
-            )
-        except BaseException:
-            self.source.close()
-            raise
-        self.sms_only = spec.scenario.channels == ("SMS",)
-        self.errors: list[InputError] = []
-        self.row_errors = RowErrors()
-        self.zones: ZoneFinder | None = None
-        if spec.send.localHours is not None:
-            try:
-                self.zones = _zone_finder(loaded, self.source.header)
-            except BaseException:
-                self.source.close()
-                raise
-
-    def __iter__(self) -> Iterator[PlannedMessage | Skip]:
-        try:
-            yield from self._messages()
-        except InputErrors as exc:  # rows the CSV reader could not read, reported after the last row
-            self.errors.extend(exc.errors)
-        except InputError as exc:
-            self.errors.append(exc)
-        self.errors.extend(self.row_errors.merged())
-
-    def _messages(self) -> Iterator[PlannedMessage | Skip]:
-        campaign, target = self.loaded.spec.campaign, self.target_id
-        payloads: OrderedDict[str, Payload] = OrderedDict()  # recent payloads, shared by identical rows
-        render = self.content.render
-        make_id = ids.message_ids(target, campaign)
-        last_rendered: Rendered | None = None
-        last_payload: Payload | None = None
-        for item in self.source:
-            if isinstance(item, Skip):
-                yield item
-                continue
-            rec: Recipient = item
-            if self.sms_only and not rec.phone_number:
-                yield Skip(rec.row, "no_address", "no phone number, and the flow is SMS only")
-                continue
-            zones: tuple[str, ...] = ()
-            if self.zones is not None:
-                try:
-                    zones = self.zones.zones(rec.phone_number, rec.fields)
-                except ValueError as exc:
-                    self.row_errors.add(
-                        InputError(
-                            f"column {self.zones.column!r}: {exc}",
-                            path=self.source.path,
-                            row=rec.row,
-                            hint="use an IANA zone name such as Europe/Zagreb or America/New_York",
-                        )
-                    )
-                    if self.row_errors.full:
-                        return
-                    continue
-                if not zones:
-                    yield Skip(rec.row, NO_TIME_ZONE, "no time zone for this recipient, and no localHours.fallback")
-                    continue
-            try:
-                rendered = render(
-                    rec.fields, row=rec.row, phone_number=rec.phone_number, line_user_key=rec.line_user_key
-                )
-            except SandboxLimitError as exc:  # a template problem, not this row's: the next rows fail alike
-                self.row_errors.add(self._masked(exc, rec))
-                return
-            except InputError as exc:
-                self.row_errors.add(self._masked(exc, rec))
-                if self.row_errors.full:
-                    return
-                continue
-            if rendered is last_rendered and last_payload is not None:  # static content: one object, hashed once
-                payload = last_payload
-            else:
-                body: dict[str, Any] = {}
-                if rendered.line is not None:
-                    body["line"] = rendered.line
-                if rendered.sms is not None:
-                    body["sms"] = rendered.sms
-                key = ids.payload_hash(body)
-                known = payloads.get(key)
-                if known is None:
-                    payload = payloads[key] = Payload(key, body, rendered.sms_measure)
-                    if len(payloads) > 256:
-                        payloads.popitem(last=False)
-                else:
-                    payload = known
-                    payloads.move_to_end(key)
-                last_rendered, last_payload = rendered, payload
-            to: dict[str, str] = {}
-            if rec.phone_number:
-                to["phoneNumber"] = rec.phone_number
-            if rec.line_user_key:
-                to["lineUserKey"] = rec.line_user_key
-            rid = rec.recipient_id
-            yield PlannedMessage(rec.row, rid, make_id(rid), to, payload, zones)
-
-    def _masked(self, exc: InputError, rec: Recipient) -> InputError:
-        """``exc`` with the row's phone number and LINE key masked (a template error may quote them)."""
-        if self.show_pii:
-            return exc
-        columns = self.loaded.spec.recipients
-        raw = {kind: rec.fields.get(name or "", "") for kind, name in (("phone", columns.phoneNumber),
-               ("line", columns.lineUserKey))}  # fmt: skip
-
-        def mask(text: str) -> str:
-            return mask_pii(text, phone_number=rec.phone_number, line_user_key=rec.line_user_key, raw=raw)
-
-        message, hint = mask(exc.message), exc.hint and mask(exc.hint)
-        if (message, hint) == (exc.message, exc.hint):
-            return exc
-        return type(exc)(message, path=exc.path, line=exc.line, col=exc.location.col, row=exc.row, hint=hint)
-
-    def close(self) -> None:
-        self.source.close()
-
-
-def skip_reasons(loaded: LoadedCampaign) -> tuple[str, ...]:
-    """The reasons a row of this campaign may be skipped for (the schedule's only with ``send.localHours``)."""
-    return SKIP_REASONS + (SCHEDULE_SKIP_REASONS if loaded.spec.send.localHours is not None else ())
-
-
-def _zone_finder(loaded: LoadedCampaign, header: Sequence[str]) -> ZoneFinder:
-    """The recipients' zones as ``send.localHours`` says; its column and fallback checked, located in the file."""
-    hours = loaded.spec.send.localHours
-    assert hours is not None
-    errors = []
-    column = None if hours.zone == "auto" else hours.zone
-    if column is not None and column not in header:
-        columns = ", ".join(h for h in header if h)
-        errors.append(
-            loaded.error(
-                ("send", "localHours", "zone"),
-                f"column {column!r} is not in the header of {display_path(loaded.resolve(loaded.spec.recipients.csv))}",
-                hint=f"name the column with each recipient's IANA zone, or use auto; columns: {columns}",
-            )
-        )
-    if hours.fallback is not None and load_zone(hours.fallback) is None:
-        errors.append(
-            loaded.error(
-                ("send", "localHours", "fallback"),
-                f"{hours.fallback!r} is not an IANA time zone",
-                hint="use a name such as Europe/Zagreb or Asia/Tokyo",
-            )
-        )
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise InputErrors(errors)
-    return ZoneFinder(column=column, fallback=hours.fallback)
-
-
 def in_chunks(
     items: Iterable[PlannedMessage | Skip], size: int = LOOKUP_CHUNK
 ) -> Iterator[list[PlannedMessage | Skip]]:
@@ -470,12 +257,14 @@ def build_plan(
     sink: Callable[[PlannedMessage | Skip], None] | None = None,
     now: datetime | None = None,
     show_pii: bool = False,
+    jobs: int | None = None,
 ) -> Plan:
     """Stream the campaign once and compute its plan. ``sink`` sees every message to send and skip.
     Row errors mask phone numbers and LINE keys unless ``show_pii``.
 
     With ``send.localHours``, messages are scheduled for the instant ``now`` (an aware datetime; the
-    current time when not given): the same inputs and instant give the same schedule.
+    current time when not given): the same inputs and instant give the same schedule. ``jobs``: worker
+    processes for the stream (:class:`~campaigner.plan.stream.MessageStream`).
     """
     stats = PlanStats()
     spec = loaded.spec
@@ -483,7 +272,7 @@ def build_plan(
     scheduler = scheduler_for(loaded, now)
     if scheduler is not None:
         stats.schedule = ScheduleStats(scheduler.now)
-    stream = MessageStream(loaded, target_id, show_pii=show_pii)
+    stream = MessageStream(loaded, target_id, show_pii=show_pii, jobs=jobs)
     digest = scenario_digest(scenario)
     pricing = spec.pricing
     cost = CostEstimator(pricing, spec.scenario.channels) if pricing else None

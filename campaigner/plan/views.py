@@ -9,6 +9,7 @@ from typing import Any
 from campaigner.plan.build import Plan, Sample, skip_reasons
 from campaigner.plan.canary import describe as describe_canary
 from campaigner.plan.canary import sample_size
+from campaigner.plan.estimate import Latency, estimate
 from campaigner.plan.masking import mask_line_key, mask_phone
 from campaigner.plan.schedule import ScheduleStats
 from campaigner.schedule.windows import SCHEDULE_SKIP_REASONS as SCHEDULE_REASONS
@@ -38,16 +39,6 @@ def show_to(to: dict[str, str], *, show_pii: bool) -> str:
     if "lineUserKey" in to:
         parts.append(("LINE " + to["lineUserKey"]) if show_pii else "LINE " + mask_line_key(to["lineUserKey"]))
     return ", ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 1:
-        return "under 1 s"
-    if seconds < 90:
-        return f"about {round(seconds)} s"
-    if seconds < 5400:
-        return f"about {round(seconds / 60)} min"
-    return f"about {seconds / 3600:.1f} h"
 
 
 def _segments_line(plan: Plan) -> str:
@@ -203,8 +194,11 @@ def _masked(to: dict[str, str], *, show_pii: bool) -> dict[str, str]:
     return {k: (v if show_pii else (mask_phone(v) if k == "phoneNumber" else mask_line_key(v))) for k, v in to.items()}
 
 
-def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
-    """The plan for a terminal: what a reviewer must know, in the order they ask."""
+def to_text(plan: Plan, *, target_line: str, show_pii: bool = False, latency: Latency | None = None) -> str:
+    """The plan for a terminal: what a reviewer must know, in the order they ask.
+
+    ``latency``: the target's as an earlier apply measured it, for the duration estimate (None: not known).
+    """
     st, spec = plan.stats, plan.loaded.spec
     out = [target_line, ""]
     sc = plan.scenario
@@ -232,11 +226,9 @@ def to_text(plan: Plan, *, target_line: str, show_pii: bool = False) -> str:
         out.append(f"  SMS encoding    {_encoding_line(plan)}")
         out.append(f"  SMS segments    {_segments_line(plan)}")
         out.append(f"  SMS worst case  {st.sms_worst_case} segments if every recipient falls back to SMS")
-    rate = spec.send.rateLimit
-    out.append(
-        f"  requests        {st.requests} (up to {spec.send.batchSize} per request), "
-        f"{_duration(st.requests / rate)} at {rate:g}/s"
-    )
+    send = spec.send
+    took = estimate(st.requests, rate_limit=send.rateLimit, concurrency=send.concurrency, latency=latency)
+    out.append(f"  requests        {st.requests} (up to {send.batchSize} per request), {took.text()}")
     if st.cost is not None:
         out.append(f"  estimated cost  {st.cost.text()}")
     for w in warnings(plan):

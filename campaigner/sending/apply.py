@@ -40,6 +40,7 @@ from campaigner.plan.build import PlannedMessage, ScenarioChange, group_requests
 from campaigner.schedule.windows import api_time
 from campaigner.sending.doubts import REPORT_PAGE, adopt_from_logs, settle_doubts
 from campaigner.sending.job import Job, Progress, SendCounts, merge
+from campaigner.sending.latency import LatencyMeter
 from campaigner.sending.stop import StopRule, watch_reports
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class Sender:
         progress: Progress,
         *,
         probe: bool = False,
+        latency: LatencyMeter | None = None,
     ) -> None:
         self.client = client
         self.ledger = ledger
@@ -147,6 +149,7 @@ class Sender:
         self.stale = False  # the probe found some: the ledger is behind the provider
         self.stop_rule = StopRule(job.stop_when) if job.stop_when is not None else None
         self.stopped: str | None = None  # why send.stopWhen stopped claiming
+        self.latency = latency if latency is not None else LatencyMeter(job.concurrency)
 
     # -- producing ---------------------------------------------------------------------------------
 
@@ -239,6 +242,7 @@ class Sender:
             async with self.limiter:
                 pass
             try:
+                started = time.monotonic()
                 answer = await self.client.send(body)
             except RateLimitedError as exc:
                 self.client.gate.pause_for(exc.retry_after or 1.0)
@@ -265,6 +269,7 @@ class Sender:
                 self.counts.rejections[exc.reason] = self.counts.rejections.get(exc.reason, 0) + len(ids)
                 return
             break
+        self.latency.add(time.monotonic() - started)  # sent to answered (issue 14: the plan's estimate)
         self.counts.requests += 1
         answered = {m.messageId: m for m in answer.messages}
         for mid in ids:
@@ -359,6 +364,7 @@ class Sender:
             stop.set()
             await flusher
             self.flush()
+        self.latency.store(self.ledger, self.job.target.id)
         if isinstance(self._fatal, ProviderError):
             raise CampaignerError(
                 f"{self._fatal}; sending stopped, nothing unsent was lost: fix it and run apply again"
@@ -391,8 +397,9 @@ async def send_campaign(
     await settle_doubts(client, ledger, job, progress, total)
     if retry_rejected:
         ledger.retry_rejected(job.target.id, job.campaign)
+    meter = LatencyMeter(job.concurrency)  # over every pass: the ledger keeps the whole run's figures
     for _ in range(MAX_PASSES):
-        sender = Sender(client, ledger, job, scenario_key, progress, probe=probe)
+        sender = Sender(client, ledger, job, scenario_key, progress, probe=probe, latency=meter)
         probe = False
         part = await sender.run()
         merge(total, part)

@@ -16,8 +16,9 @@ from benchmarks._measure import write_campaign, write_recipients
 
 from campaigner.campaign.load import load_campaign
 from campaigner.ledger.messages import Ledger, MessageIntent
-from campaigner.plan.build import MessageStream, PlannedMessage
+from campaigner.plan.build import PlannedMessage
 from campaigner.plan.ids import bulk_id
+from campaigner.plan.stream import MessageStream
 from campaigner.sandbox.server import SandboxServer
 
 EXAMPLE = "campaigns/spring-sale-2026.yaml"

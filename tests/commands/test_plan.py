@@ -148,3 +148,22 @@ def test_template_error_lines_mask_the_row_address_unless_show_pii(workdir: Path
     assert shown.err.splitlines()[0] == (
         "case/recipients.csv:row 2: error: line.text: ValueError: '+385 97 766 6618' is not in list"
     )
+
+
+def test_plan_in_worker_processes_prints_the_same_plan(workdir: Path, cli: Any, monkeypatch: Any) -> None:
+    one = cli("plan", EXAMPLE, "--format", "json")
+    monkeypatch.setenv("CAMPAIGNER_JOBS", "2")  # #14: workers, whatever the CSV's size
+    two = cli("plan", EXAMPLE, "--format", "json")
+    assert two.code == one.code == 0, two.err
+    assert two.out == one.out
+
+
+def test_a_bad_campaigner_jobs_is_one_line(workdir: Path, cli: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("CAMPAIGNER_JOBS", "many")
+    result = cli("plan", EXAMPLE)
+    assert result.code == 1
+    assert result.err.splitlines()[-1] == (
+        "error: CAMPAIGNER_JOBS='many' is not a number of processes; set it to 1 (one process) to 8, "
+        "or unset it (one per core for large CSVs)"
+    )
+    assert "Traceback" not in result.err

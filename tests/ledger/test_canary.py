@@ -70,7 +70,7 @@ def test_a_version_4_ledger_gains_the_canary_tables(tmp_path: Path) -> None:
     with Ledger(path):
         pass
     conn = sqlite3.connect(path)
-    for table in ("canaries", "canary_messages", "stops"):
+    for table in ("canaries", "canary_messages", "stops", "latencies"):  # what migrations 5 and 6 made
         conn.execute(f"DROP TABLE {table}")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()

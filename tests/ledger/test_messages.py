@@ -64,7 +64,10 @@ def test_migrates_an_empty_file_and_reopens_idempotently(tmp_path: Path) -> None
     assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert raw(path, "PRAGMA journal_mode") == [("wal",)]
     tables = {r[0] for r in raw(path, "SELECT name FROM sqlite_schema WHERE type = 'table'")}
-    assert tables == {"scenarios", "campaigns", "messages", "reports", "canaries", "canary_messages", "stops"}
+    assert tables == {
+        *("scenarios", "campaigns", "messages", "reports"),
+        *("canaries", "canary_messages", "stops", "latencies"),
+    }
     assert path.stat().st_mode & 0o777 == 0o600
     with Ledger(path) as led:
         assert led.states(T, C, ["m0", "m1", "m2"]) == {"m0": "sending", "m1": "sending", "m2": "sending"}

@@ -26,7 +26,7 @@ def test_a_fresh_database_gets_the_schema_in_its_own_namespace(postgres_url: str
         assert ledger.claim_for_sending("sandbox", "c", [MessageIntent("m0", "r", 2, "h")], at=1.0) == ["m0"]
     assert _tables(postgres_url) == {
         *("meta", "scenarios", "campaigns", "messages", "reports", "locks"),
-        *("canaries", "canary_messages", "stops"),
+        *("canaries", "canary_messages", "stops", "latencies"),
     }
     with psycopg.connect(postgres_url) as conn:
         version = conn.execute("SELECT value FROM campaigner.meta WHERE key = 'schema_version'").fetchone()

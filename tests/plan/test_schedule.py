@@ -195,8 +195,8 @@ def test_finder_is_the_library_for_every_number() -> None:
 
 
 def test_a_long_apply_schedules_each_message_for_the_instant_it_is_claimed(tmp_path: Path) -> None:
-    from campaigner.plan.build import MessageStream
     from campaigner.plan.schedule import LiveSchedule, scheduled, scheduler_for
+    from campaigner.plan.stream import MessageStream
 
     rows = [f"Ana,+81 90 1234 {i:04d}," for i in range(600)]
     loaded = load_campaign(write(tmp_path, rows, HOURS))

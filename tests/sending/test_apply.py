@@ -213,6 +213,56 @@ def test_kill_9_at_random_moments_never_sends_twice(
     assert set(received) == expected
 
 
+def _plan_workers(pid: int) -> list[int]:
+    """The planning worker processes of ``pid`` (campaigner.plan.workers), from /proc."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out.extend(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return [p for p in out if _running_worker(p)]
+
+
+def _running_worker(pid: int) -> bool:
+    try:  # a zombie (its parent killed, not yet reaped) has an empty command line
+        return b"multiprocessing" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def test_kill_9_while_workers_plan_the_send_never_sends_twice(workdir: Path, faulty_sandbox: SandboxServer) -> None:
+    # CAMPAIGNER_JOBS=2: the send's stream comes from two worker processes (#14); they end with the apply
+    rows = 3000
+    write_recipients(workdir / "par.csv", rows)  # a coupon unique per row: a request per message
+    campaign = write_campaign(workdir, "par.csv", campaign="par-kill", rate="1500/s", batch=1, concurrency=16)
+    env = {**_env(workdir, faulty_sandbox), "CAMPAIGNER_JOBS": "2"}
+    rng = random.Random(8)
+    for _ in range(4):
+        proc = _apply_process(workdir, campaign, env)
+        deadline = time.monotonic() + 30
+        while not _plan_workers(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        children = _plan_workers(proc.pid)
+        time.sleep(rng.uniform(0.3, 2.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert children, _log(workdir)
+        deadline = time.monotonic() + 10
+        while any(map(_running_worker, children)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_running_worker, children)), "a planning worker outlived its apply"
+    for _ in range(5):
+        proc = _apply_process(workdir, campaign, env)
+        proc.wait(timeout=300)
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, _log(workdir)
+    received = _received(faulty_sandbox)
+    assert {k: n for k, n in received.items() if n > 1} == {}
+    assert len(received) == rows
+
+
 def test_two_applies_at_once_one_refuses(workdir: Path, tmp_path: Path, ledger_location: str) -> None:
     with SandboxServer(db_path=tmp_path / "both.db") as server:
         write_recipients(workdir / "both.csv", 300)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from campaigner.plan import build
+from campaigner.plan import stream as build
 from campaigner.plan.message import Payload, PlannedMessage
 from campaigner.recipients.reader import Skip
 from campaigner.sending.replay import CHUNK, PlanReplay
