@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 FORMAT_VERSION: Final = 1
 FINAL_GROUPS: Final = ("delivered", "undeliverable", "expired", "rejected", "pending", "scheduled")
@@ -103,9 +103,9 @@ class SummaryContext:
     now: float | None = None  # epoch seconds: accepted messages with a later sendAt count as scheduled
 
 
-@dataclass(frozen=True, slots=True)
-class MessageResult:
-    """One recipient's outcome as the summary reads it (and as messages.csv shows it)."""
+class MessageResult(NamedTuple):
+    """One recipient's outcome as the summary reads it (and as messages.csv shows it); a named tuple, made
+    once per message (a million for a big campaign)."""
 
     row: int | None
     message_id: str
@@ -222,18 +222,18 @@ def classify(outcome: OutcomeLike, now: float | None = None) -> MessageResult:
         total = per_part * (parts if isinstance(parts, int) and not isinstance(parts, bool) else 1)
     latency = None if result == "pending" else _seconds(report.get("sentAt"), report.get("doneAt"))
     return MessageResult(
-        row=outcome.row,
-        message_id=outcome.message_id,
-        state=state,
-        outcome=result,
-        channel=_str(report.get("channel")).upper(),
-        status=_str(status.get("name")),
-        error=error,
-        error_description=" ".join(_str(err.get("description")).split()) if error else "",
-        price=total,
-        currency=(_str(price.get("currency")) or "(none)") if total is not None else "",
-        latency=latency,
-        source=outcome.report_source or "reports",
+        outcome.row,
+        outcome.message_id,
+        state,
+        result,
+        _str(report.get("channel")).upper(),
+        _str(status.get("name")),
+        error,
+        " ".join(_str(err.get("description")).split()) if error else "",
+        total,
+        (_str(price.get("currency")) or "(none)") if total is not None else "",
+        latency,
+        outcome.report_source or "reports",
     )
 
 
