@@ -248,6 +248,43 @@ def group_requests(
         yield oldest
 
 
+class RequestCounter:
+    """How many requests :func:`group_requests` makes of the same messages, counted without making them.
+
+    ``add`` takes each message's grouping key in order (its payload hash, with its ``send_at`` when it has
+    one); ``total()`` is the number of requests. The same rules: a group goes out when full, and the
+    oldest group goes out when more than ``window`` messages wait (tests/plan/test_build.py compares).
+    """
+
+    __slots__ = ("_batch", "_limit", "_open", "_pending", "_requests")
+
+    def __init__(self, batch_size: int, *, window: int | None = None) -> None:
+        self._batch = batch_size
+        self._limit = window or max(10_000, 4 * batch_size)
+        self._open: OrderedDict[object, int] = OrderedDict()
+        self._pending = 0
+        self._requests = 0
+
+    def add(self, key: object) -> None:
+        groups = self._open
+        size = groups.get(key, 0) + 1
+        if size >= self._batch:
+            if size > 1:
+                del groups[key]
+            self._pending -= size - 1
+            self._requests += 1
+            return
+        groups[key] = size  # a new group goes last; a growing one keeps its place
+        self._pending += 1
+        while self._pending > self._limit:
+            _, oldest = groups.popitem(last=False)
+            self._pending -= oldest
+            self._requests += 1
+
+    def total(self) -> int:
+        return self._requests + len(self._open)
+
+
 def build_plan(
     loaded: LoadedCampaign,
     *,
@@ -288,44 +325,51 @@ def build_plan(
         stats.rows += 1
         stats.in_doubt += 1
 
-    def to_send() -> Iterator[PlannedMessage]:
-        items = unsent(stream, lookup, on_sent, on_doubt)
-        if scheduler is not None:
-            items = scheduled(items, scheduler)
+    items = unsent(stream, lookup, on_sent, on_doubt)
+    if scheduler is not None:
+        items = scheduled(items, scheduler)
+    requests = RequestCounter(spec.send.batchSize)
+    count_request = requests.add
+    add_digest = digest.add
+    samples = stats.samples
+    encodings, segments, ucs2 = stats.sms_encoding, stats.sms_segments, stats.ucs2_forcing
+    schedule = stats.schedule
+    rows = to_send = worst_case = 0
+    try:
         for item in items:
+            rows += 1
             if isinstance(item, Skip):
-                stats.rows += 1
                 stats.skip(item)
                 if sink:
                     sink(item)
                 continue
-            stats.rows += 1
-            stats.to_send += 1
-            digest.add(item.message_id, item.payload.hash)
-            measure = item.payload.sms
+            to_send += 1
+            payload = item.payload
+            add_digest(item.message_id, payload.hash)
+            measure = payload.sms
             if cost is not None and cost_all is not None:
                 parts = measure.parts if measure is not None else None
                 cost.add(item.to, parts)
                 cost_all.add(item.to, parts)
             if measure is not None:
-                stats.sms_encoding[measure.encoding] += 1
-                stats.sms_segments[measure.parts] += 1
-                stats.sms_worst_case += measure.parts
+                encodings[measure.encoding] += 1
+                segments[measure.parts] += 1
+                worst_case += measure.parts
                 for ch in measure.ucs2_chars:
-                    stats.ucs2_forcing[ch] += 1
-            if stats.schedule is not None:
-                stats.schedule.add(item)
-            if len(stats.samples) < SAMPLES:
-                stats.samples.append(Sample(item.row, item.to, item.message_id, item.payload.body, measure))
+                    ucs2[ch] += 1
+            if schedule is not None:
+                schedule.add(item)
+            if len(samples) < SAMPLES:
+                samples.append(Sample(item.row, item.to, item.message_id, payload.body, measure))
             if sink:
                 sink(item)
-            yield item
-
-    try:
-        for _request in group_requests(to_send(), spec.send.batchSize):
-            stats.requests += 1
+            count_request(payload.hash if item.send_at is None else (payload.hash, item.send_at))
     finally:
         stream.close()
+        stats.rows += rows
+        stats.to_send += to_send
+        stats.sms_worst_case += worst_case
+        stats.requests = requests.total()
     if stream.errors:
         raise InputErrors(stream.errors)
     for reason in skip_reasons(loaded):

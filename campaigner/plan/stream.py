@@ -4,12 +4,13 @@ Each row is worked out in two parts. The order-free part needs that row alone: i
 address, the exclude lists (:class:`~campaigner.recipients.reader.RowReader`), its time zones, its
 rendered content, payload hash and message id (:class:`MessageMaker`). The ordered part needs the rows
 before it: duplicates (the first row of an address wins) and the row errors (stop after
-:data:`MAX_ROW_ERRORS`). With ``jobs > 1`` the order-free part runs in worker processes
+:data:`MAX_ROW_ERRORS`). With ``jobs > 1`` the order-free part is shared with ``jobs - 1`` worker processes
 (:mod:`campaigner.plan.workers`) and the ordered part here, so the stream is the same either way.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 
 from campaigner.campaign.load import LoadedCampaign
@@ -73,7 +74,7 @@ class MessageStream:
     """The campaign's recipients as planned messages and skips, in CSV order.
 
     Opens the CSV and checks every template against its header before the first row is read. ``jobs``:
-    the worker processes that share the order-free work (``None``: as :func:`workers.jobs_for` decides
+    the processes that share the order-free work, this one included (``None``: as :func:`workers.jobs_for` decides
     from the CSV's size and the cores available; 1: none, all in this process).
     """
 
@@ -146,7 +147,7 @@ class MessageStream:
             yield out
 
     def _parallel(self) -> Iterator[PlannedMessage | Skip]:
-        from campaigner.plan.workers import WorkerPool, WorkerSetup, decode
+        from campaigner.plan.workers import WorkerPool, WorkerSetup, decode, work
 
         setup = WorkerSetup(
             spec=self.loaded.spec,
@@ -160,8 +161,9 @@ class MessageStream:
             show_pii=self.show_pii,
         )
         duplicate = Duplicates().check
-        with WorkerPool(self.jobs, setup) as pool:
-            for answer in pool.results(self.source.records()):
+        local = functools.partial(work, setup.reader.read, self.maker.make)
+        with WorkerPool(self.jobs - 1, setup) as pool:  # this process is one of the jobs
+            for answer in pool.results(self.source.records(), local):
                 for r in decode(answer):
                     if type(r) is Skip:
                         yield r

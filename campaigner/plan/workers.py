@@ -6,8 +6,10 @@ id) exactly as :class:`~campaigner.plan.stream.MessageStream` does in one proces
 The main process keeps what depends on the rows before: duplicates and row errors. Workers send and
 write nothing; a worker that dies takes the stream down with it (an error, never a partial plan).
 
-How many: ``CAMPAIGNER_JOBS`` (1 = no workers), else one per core available for CSVs of at least
-:data:`PARALLEL_BYTES`, below which starting the workers (~0.5 s) costs more than it saves.
+The main process answers chunks too while the workers are busy, so ``jobs`` processes plan: the main
+one and ``jobs - 1`` workers. How many: ``CAMPAIGNER_JOBS`` (1 = the main process alone), else one per
+core available for CSVs of at least :data:`PARALLEL_BYTES`, below which starting a worker (~0.5 s)
+costs more than it saves.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import signal
 import threading
 import traceback
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.connection import Connection
@@ -39,6 +41,7 @@ from campaigner.schedule.zones import ZoneFinder
 
 PARALLEL_BYTES = 8 * 1024 * 1024  # ~150,000 rows of a typical recipient list
 CHUNK = 2000  # rows a worker takes at once
+AHEAD = 2  # chunks handed to each worker before its first answer is awaited
 PIPE_BYTES = 1024 * 1024
 MAX_JOBS = 8
 ENV = "CAMPAIGNER_JOBS"
@@ -65,7 +68,7 @@ class JobsError(CampaignerError):
 
 
 def jobs_for(csv_path: Path, environ: dict[str, str] | None = None) -> int:
-    """The worker processes for planning ``csv_path`` (1: none)."""
+    """The processes that plan ``csv_path``, the main one included (1: no workers)."""
     value = (os.environ if environ is None else environ).get(ENV, "").strip()
     if value:
         if not value.isdigit() or not 1 <= int(value) <= MAX_JOBS:
@@ -99,6 +102,7 @@ class WorkerSetup:
     show_pii: bool
 
 
+Chunk = list[tuple[int, list[str]]]
 _worker: Any = None  # in a worker process: its (read, make) pair
 
 
@@ -128,13 +132,17 @@ def _start(setup: WorkerSetup) -> None:
 
 
 def _work(chunk: list[tuple[int, list[str]]]) -> tuple[Any, ...]:
+    read, make = _worker
+    return work(read, make, chunk)
+
+
+def work(read: Callable[..., Any], make: Callable[..., Any], chunk: Chunk) -> tuple[Any, ...]:
     """The chunk's answer, by columns: rows, their address keys, their messages' fields; the rest aside.
 
     Columns of strings pickle at a fraction of the cost of one object per row. ``others`` holds, by index
     in the chunk, a Skip found before duplicates (``True, skip``) or a row's outcome that is not a
-    message (``False, skip or error``).
+    message (``False, skip or error``). ``read``: a :class:`RowReader`'s; ``make``: a :class:`MessageMaker`'s.
     """
-    read, make = _worker
     rows: list[int] = []
     pkeys: list[int | None] = []
     lkeys: list[int | None] = []
@@ -249,19 +257,20 @@ def _serve(requests: Connection, answers: Connection, setup: WorkerSetup) -> Non
 
 
 class WorkerPool:
-    """``jobs`` worker processes; :meth:`results` maps the records through them, in order, a few chunks ahead.
+    """``workers`` processes; :meth:`results` maps the records through them (and this process), in order.
 
-    Chunk ``i`` goes to worker ``i % jobs``, so answers come back in order by reading the workers in
-    turn. Pipes, not a ``concurrent.futures`` pool: its feeder and result threads fought this process's
-    main thread for the interpreter lock and cost as much CPU as the planning they relieved it of.
+    Each worker answers its chunks in the order it got them, so reading each chunk's worker in the order
+    the chunks were handed out gives the answers in order. Pipes, not a ``concurrent.futures`` pool: its
+    feeder and result threads fought this process's main thread for the interpreter lock and cost as much
+    CPU as the planning they relieved it of.
     """
 
-    def __init__(self, jobs: int, setup: WorkerSetup) -> None:
+    def __init__(self, workers: int, setup: WorkerSetup) -> None:
         ctx = multiprocessing.get_context("spawn")
-        self.jobs = jobs
+        self.jobs = workers
         self._workers: list[tuple[Any, Connection, Connection]] = []
         try:
-            for _ in range(jobs):
+            for _ in range(workers):
                 requests_r, requests_w = ctx.Pipe(duplex=False)
                 answers_r, answers_w = ctx.Pipe(duplex=False)
                 _widen(requests_w)
@@ -296,28 +305,59 @@ class WorkerPool:
                 process.join()
         self._workers = []
 
-    def results(self, records: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[Any, ...]]:
-        """The workers' answers to ``records``, chunk by chunk, in order."""
-        ahead: deque[Connection] = deque()
-        limit = 3 * self.jobs
-        records = iter(records)
-        turn = 0
-        while chunk := list(islice(records, CHUNK)):
-            ahead.append(self._send(turn, chunk))
-            turn = (turn + 1) % self.jobs
-            if len(ahead) >= limit:
-                yield self._receive(ahead.popleft())
-        while ahead:
-            yield self._receive(ahead.popleft())
+    def results(
+        self, records: Iterable[tuple[int, list[str]]], local: Callable[[Chunk], tuple[Any, ...]] | None = None
+    ) -> Iterator[tuple[Any, ...]]:
+        """The answers to ``records``, chunk by chunk, in order.
 
-    def _send(self, turn: int, chunk: list[tuple[int, list[str]]]) -> Connection:
+        Each worker has up to :data:`AHEAD` chunks; ``local`` (this process's :func:`work`) answers a chunk
+        here whenever the workers are full and the oldest answer is not in yet, so this process works
+        instead of waiting (on two cores it is a third of the work: the workers alone would leave it idle).
+        """
+        pending: deque[tuple[int, Any]] = deque()  # (worker, None) awaited, or (-1, answer) made here
+        busy = [0] * self.jobs
+        locals_pending = 0
+        records = iter(records)
+        chunk = list(islice(records, CHUNK))
+        while chunk or pending:
+            if chunk:
+                free = min(range(self.jobs), key=busy.__getitem__)
+                if busy[free] < AHEAD:
+                    self._send(free, chunk)
+                    pending.append((free, None))
+                    busy[free] += 1
+                    chunk = list(islice(records, CHUNK))
+                    continue
+            worker, answer = pending[0] if pending else (-1, None)
+            if pending and (worker < 0 or self._workers[worker][2].poll()):
+                pending.popleft()
+                if worker < 0:
+                    locals_pending -= 1
+                    yield answer  # type: ignore[misc]  # made here: never None
+                else:
+                    busy[worker] -= 1
+                    yield self._receive(self._workers[worker][2])
+                continue
+            if chunk and local is not None and locals_pending < AHEAD:
+                pending.append((-1, local(chunk)))
+                locals_pending += 1
+                chunk = list(islice(records, CHUNK))
+                continue
+            worker, answer = pending.popleft()  # nothing to do but wait for the oldest answer
+            if worker < 0:
+                locals_pending -= 1
+                yield answer
+            else:
+                busy[worker] -= 1
+                yield self._receive(self._workers[worker][2])
+
+    def _send(self, turn: int, chunk: Chunk) -> None:
         _, requests, answers = self._workers[turn]
         try:
             requests.send_bytes(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
         except (BrokenPipeError, OSError):
             self._receive(answers)  # the worker's last words, if it left any
             raise _stopped(None) from None
-        return answers
 
     @staticmethod
     def _receive(answers: Connection) -> tuple[Any, ...]:

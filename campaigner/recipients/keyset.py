@@ -59,17 +59,16 @@ class KeySet:
     def __len__(self) -> int:
         return self._size
 
-    def _split(self, key: int) -> tuple[int, int, int]:
-        mixed = (key * self._multiplier) & self._mask
-        low_bits = self._low_bits
-        return mixed >> self._shift, (mixed >> low_bits) & 0xFFFFFFFF, mixed & ((1 << low_bits) - 1)
-
     def __contains__(self, key: int) -> bool:
-        index, value, low_value = self._split(key)
-        high = self._high[index]
+        mixed = (
+            key * self._multiplier
+        ) & self._mask  # spread, then bucket / next 32 bits / last bits (inline: once or twice a row)
+        high = self._high[mixed >> self._shift]
         if high is None:
             return False
-        low = self._low[index]
+        low_bits = self._low_bits
+        value, low_value = (mixed >> low_bits) & 0xFFFFFFFF, mixed & ((1 << low_bits) - 1)
+        low = self._low[mixed >> self._shift]
         assert low is not None
         i = bisect_left(high, value)
         size = len(high)
@@ -81,22 +80,27 @@ class KeySet:
 
     def add(self, key: int) -> bool:
         """Add ``key``; False when it was already there."""
-        index, value, low_value = self._split(key)
+        mixed = (key * self._multiplier) & self._mask  # as in __contains__
+        index = mixed >> self._shift
+        low_bits = self._low_bits
+        value, low_value = (mixed >> low_bits) & 0xFFFFFFFF, mixed & ((1 << low_bits) - 1)
         high = self._high[index]
-        low = self._low[index]
-        if high is None or low is None:
+        if high is None:
             self._high[index] = array("I", (value,))
             self._low[index] = array(self._low_type, (low_value,))
-        else:
-            i = bisect_left(high, value)
-            size = len(high)
-            while i < size and high[i] == value:
-                if low[i] == low_value:
-                    return False
-                if low[i] > low_value:
-                    break
-                i += 1
-            high.insert(i, value)
-            low.insert(i, low_value)
+            self._size += 1
+            return True
+        low = self._low[index]
+        assert low is not None
+        i = bisect_left(high, value)
+        size = len(high)
+        while i < size and high[i] == value:
+            if low[i] == low_value:
+                return False
+            if low[i] > low_value:
+                break
+            i += 1
+        high.insert(i, value)
+        low.insert(i, low_value)
         self._size += 1
         return True

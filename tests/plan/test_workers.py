@@ -79,7 +79,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workers, "CHUNK", 3)  # several chunks, answers from both workers in turn
 
 
-def test_two_workers_give_the_same_stream_as_one_process(tmp_path: Path, small_chunks: None) -> None:
+def test_planning_processes_give_the_same_stream_as_one_process(tmp_path: Path, small_chunks: None) -> None:
     path = campaign(tmp_path, ROWS * 3)  # later copies: every address a duplicate of the first copy's
     one, one_errors = stream(path, 1)
     two, two_errors = stream(path, 2)
@@ -91,7 +91,7 @@ def test_two_workers_give_the_same_stream_as_one_process(tmp_path: Path, small_c
     assert one_errors == [f"{tmp_path / 'r.csv'}:row 8: error: sms.text: renders empty"]  # its copies: duplicates
 
 
-def test_two_workers_give_the_same_plan_and_digest(tmp_path: Path, small_chunks: None) -> None:
+def test_planning_processes_give_the_same_plan_and_digest(tmp_path: Path, small_chunks: None) -> None:
     path = campaign(tmp_path, [r for r in ROWS if not r.startswith("Gu")] * 2)
     change = ScenarioChange("create", "S", ())
     one = build_plan(load_campaign(path), target_id="sandbox", scenario=change, jobs=1)
@@ -151,7 +151,7 @@ def _children() -> list[int]:
     for task in os.listdir(f"/proc/{me}/task"):
         text = Path(f"/proc/{me}/task/{task}/children").read_text()
         out.extend(int(p) for p in text.split())
-    return [p for p in out if "multiprocessing" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+    return [p for p in out if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()]  # not the resource tracker
 
 
 def test_jobs_for_reads_the_environment_then_the_size(tmp_path: Path) -> None:

@@ -14,17 +14,10 @@ from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from campaigner.campaign.spec import Recipients
 from campaigner.errors import CampaignerError, InputError, InputErrors
+from campaigner.recipients.csvfile import MAX_ROW_ERRORS, sniff_delimiter
 from campaigner.recipients.keyset import KeySet, line_key, phone_key
 from campaigner.recipients.phones import INVALID, PhoneNormalizer, classify_with_library, describe
-from campaigner.recipients.reader import (
-    MAX_ROW_ERRORS,
-    SKIP_REASONS,
-    Recipient,
-    Skip,
-    input_files,
-    open_recipients,
-    sniff_delimiter,
-)
+from campaigner.recipients.reader import SKIP_REASONS, Recipient, Skip, input_files, open_recipients
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "recipients"
 POSITIONS = {
