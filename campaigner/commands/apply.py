@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from campaigner.recipients.reader import Skip
     from campaigner.sending.canary import CanaryOutcome
     from campaigner.sending.job import Job, SendCounts
+    from campaigner.sending.replay import PlanReplay
     from campaigner.sending.target import Connection
 
 
@@ -291,6 +292,7 @@ def apply_one(
     from campaigner.plan.schedule import LiveSchedule, scheduled, scheduler_for
     from campaigner.plan.stream import MessageStream
     from campaigner.sending.horizon import refuse_fresh_runner
+    from campaigner.sending.replay import PlanReplay
     from campaigner.sending.target import choose_target, connect, state_location
 
     if accept_canary and retry_canary:
@@ -324,6 +326,7 @@ def apply_one(
     refuse_fresh_runner(location, location.exists(), chosen, os.environ, new_ledger=new_ledger)
     ledger = open_ledger(chosen, create=True, state=state)
     assert ledger is not None
+    replay: PlanReplay | None = None
     try:
         with connect(chosen, state=location) as conn:
             click.echo(conn.description + "\n")
@@ -331,20 +334,32 @@ def apply_one(
             # With a reviewed digest, the inputs must not move between the check and the send.
             pinned = input_hashes(loaded) if saved is None and campaign in (expected or {}) else None
             if saved is None:
+                # A campaign the ledger has never seen: the plan's pass keeps every message for the send
+                # passes (sending/replay.py), so that the CSV is read and rendered once, not twice.
+                if scheduler is None and not ledger.campaign_known(chosen.id, campaign):
+                    replay = PlanReplay()
                 plan = build_plan(
                     loaded,
                     target_id=chosen.id,
                     scenario=change,
                     lookup=sent_lookup(ledger, chosen, campaign),
+                    sink=replay.add if replay is not None else None,
                     now=now,
                     show_pii=show_pii,
                 )
+                stats = plan.stats
+                if replay is not None and (stats.already_sent or stats.in_doubt or not replay.finish(stats.rows)):
+                    replay.close()
+                    replay = None
                 latency = measured_latency(ledger, chosen)  # the duration estimate (issue 14)
                 text = planview.to_text(plan, target_line="", show_pii=show_pii, latency=latency).lstrip("\n")
                 click.echo(text, nl=False)
                 to_send, skipped = plan.stats.to_send, dict(plan.stats.skipped)
 
                 def unscheduled() -> Iterator[PlannedMessage | Skip]:
+                    if replay is not None:
+                        yield from replay
+                        return
                     stream = MessageStream(loaded, chosen.id)
                     try:
                         yield from stream
@@ -411,6 +426,8 @@ def apply_one(
                     estimate=estimate,
                 )
     finally:
+        if replay is not None:
+            replay.close()
         ledger.close()
     _print_outcome(counts, written.directory, written.summary)
     if counts.window_closed and written.summary.not_sent:

@@ -45,6 +45,7 @@ log = logging.getLogger("campaigner")
 
 APPLICATION_ID: Final = 0x43414D50  # "CAMP"
 DEFAULT_BUSY_TIMEOUT: Final = 10.0
+WAL_CHECKPOINT_PAGES: Final = 10_000  # pages of WAL before an automatic checkpoint (SQLite's default: 1,000)
 STATES: Final = ("planned", "sending", "accepted", "rejected", "unknown")  # messages.state
 
 StatusJson = Mapping[str, Any] | str | None
@@ -172,6 +173,10 @@ class LedgerFile:
                 if str(mode).lower() != "wal":
                     raise CampaignerError(f"{self._where}: error: cannot use WAL mode (journal_mode={mode})")
                 conn.execute("PRAGMA synchronous = FULL")
+                # Message ids are random, so a batch of claims or answers touches pages all over the indexes;
+                # checkpointing every 40 MB of WAL (not 4) writes a page rewritten by many commits back once
+                # (measured: claims and answers of 200,000 messages in about half the time).
+                conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
                 self._sync = "FULL"
                 self._migrate(conn)
             except BaseException:

@@ -336,13 +336,18 @@ class Ledger(LatencyLedger):
 def _states(conn: Tx, hint: str, target: str, campaign: str | None, ids: Iterable[str]) -> dict[str, str]:
     unique = list(dict.fromkeys(ids))
     out: dict[str, str] = {}
-    # `+campaign`: keep the planner on the primary key; with a long IN list it would otherwise pick
-    # messages_by_state_id and scan the whole campaign for every chunk (measured: 18k ids/s instead of 1M)
-    scope = "" if campaign is None else f" AND {hint}campaign = ?"
-    head: tuple[str, ...] = (target,) if campaign is None else (target, campaign)
+    # The ids as a VALUES list joined on the primary key: one lookup per id. With `message_id IN (...)`
+    # SQLite's planner picks the covering index messages_by_state_id and scans every message of the
+    # target for each chunk (measured at 100,000 messages: 15 ms a chunk of 500 instead of 1 ms).
+    # `+campaign` keeps it off the campaign's indexes too.
+    scope = "" if campaign is None else f" AND {hint}m.campaign = ?"
+    tail: tuple[str, ...] = (target,) if campaign is None else (target, campaign)
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT message_id, state FROM messages WHERE target = ?{scope} AND message_id IN ({marks})"
-        out.update((str(mid), str(state)) for mid, state in conn.execute(sql, (*head, *chunk)).fetchall())
+        values = ",".join(["(?)"] * len(chunk))
+        sql = (
+            f"WITH ids (id) AS (VALUES {values}) SELECT m.message_id, m.state FROM ids "
+            f"JOIN messages m ON m.target = ? AND m.message_id = ids.id{scope}"
+        )
+        out.update((str(mid), str(state)) for mid, state in conn.execute(sql, (*chunk, *tail)).fetchall())
     return out

@@ -26,6 +26,7 @@ from campaigner.sandbox.delivery import (
 )
 from campaigner.sandbox.exceptions import SandboxError, bad_request, not_found, too_many_requests
 from campaigner.sandbox.records import Accepted, MessageRecord, Scenario, ScenarioDraft, SendRequest
+from campaigner.sandbox.reports import TailCache, report_head, report_json
 
 log = logging.getLogger("campaigner.sandbox")
 
@@ -53,11 +54,15 @@ CREATE INDEX IF NOT EXISTS messages_bulk_id ON messages (bulk_id);
 CREATE INDEX IF NOT EXISTS messages_unreported ON messages (ready_at) WHERE reported = 0;
 -- reports of one bulk in order without a sort of the whole bulk (a page per query: O(n) pages, not O(n^2))
 CREATE INDEX IF NOT EXISTS messages_unreported_bulk ON messages (bulk_id, ready_at) WHERE reported = 0;
+-- each message's delivery report as text, built at accept (sandbox/reports.py): report_head || tail
+CREATE TABLE IF NOT EXISTS report_tails (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY, method TEXT NOT NULL, path TEXT NOT NULL, endpoint TEXT NOT NULL,
     status INTEGER NOT NULL, fault TEXT, at REAL NOT NULL);
 """
-_TABLES = ("scenarios", "scenario_ops", "batches", "messages", "requests")
+_TABLES = ("scenarios", "scenario_ops", "batches", "messages", "report_tails", "requests")
+# Added to the messages of schema 1 (a state file written before them reads its reports from the steps)
+_REPORT_COLUMNS = (("report_head", "TEXT"), ("report_tail", "INTEGER"))
 
 
 class SandboxModel:
@@ -96,6 +101,10 @@ class SandboxModel:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(messages)")}
+            for name, kind in _REPORT_COLUMNS:
+                if name not in columns:
+                    db.execute(f"ALTER TABLE messages ADD COLUMN {name} {kind}")
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
@@ -273,19 +282,28 @@ class SandboxModel:
         rows: list[tuple[Any, ...]] = []
         answered: list[tuple[Mapping[str, Any], str]] = []
         rejected: set[str] = set()
+        sent_at = now + offset
+        tails = TailCache(sent_at, send.callback_data)
+        simulate, rejected_at_send = self.rules.simulate, self.rules.rejected_at_send
+        scale, flow = self.time_scale, scenario.flow
+        dump = _COMPACT.encode
         for destination in send.destinations:
+            to = destination.to
             message_id = destination.message_id or str(uuid.uuid4())
-            if self.rules.rejected_at_send(destination.to):
+            answered.append((to, message_id))
+            if rejected_at_send(to):
                 rejected.add(message_id)
-                answered.append((destination.to, message_id))
                 continue
-            steps = self.rules.simulate(destination.to, scenario.flow, send.content)
+            steps = simulate(to, flow, send.content)
+            final = steps[-1]
             # held until the sandbox's clock reaches sendAt, then the flow runs at time_scale
-            ready_at = now + offset + steps[-1].end / self.time_scale
-            steps_json = json.dumps([s.to_json() for s in steps], separators=(",", ":"))
-            to_json = json.dumps(destination.to, separators=(",", ":"), ensure_ascii=False)
-            rows.append((message_id, bulk_id, to_json, now, now + offset, ready_at, steps[-1].channel, steps_json))
-            answered.append((destination.to, message_id))
+            ready_at = sent_at + final.end / scale
+            steps_json = dump([s.to_json() for s in steps])
+            head = report_head(message_id, bulk_id, final.to)
+            rows.append(
+                (message_id, bulk_id, dump(to), now, sent_at, ready_at, final.channel, steps_json, head,
+                 tails.tail(final))
+            )  # fmt: skip
         if not rows:
             return Accepted(bulk_id if several else None, tuple(answered), frozenset(rejected))
         with self._write() as db:
@@ -294,10 +312,14 @@ class SandboxModel:
                 (scenario.key, json.dumps(texts, ensure_ascii=False), send.callback_data),
             )
             batch_id = cursor.lastrowid
+            tail_ids: dict[str, int] = {}
+            for text in dict.fromkeys(r[-1] for r in rows):
+                db.execute("INSERT OR IGNORE INTO report_tails (text) VALUES (?)", (text,))
+                tail_ids[text] = db.execute("SELECT id FROM report_tails WHERE text = ?", (text,)).fetchone()[0]
             db.executemany(
                 "INSERT INTO messages (message_id, bulk_id, batch_id, to_json, accepted_at, sent_at, ready_at,"
-                " final_channel, steps) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r[0], r[1], batch_id, *r[2:]) for r in rows],
+                " final_channel, steps, report_head, report_tail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r[0], r[1], batch_id, *r[2:-1], tail_ids[r[-1]]) for r in rows],
             )
         return Accepted(bulk_id if several else None, tuple(answered), frozenset(rejected))
 
@@ -308,13 +330,14 @@ class SandboxModel:
         message_id: str | None = None,
         channel: str | None = None,
         limit: int = 50,
-    ) -> list[MessageRecord]:
-        """Final reports whose outcome is known and that were never returned; each is returned once.
+    ) -> list[str]:
+        """Final reports whose outcome is known and that were never returned, as JSON texts (a
+        DeliveryReport each, see :mod:`campaigner.sandbox.reports`); each is returned once.
 
         A report of a message sent more than 48 hours ago (sandbox clock) is never returned, as the provider's.
         """
         now = self.now()
-        sql = _RECORD_SELECT + " WHERE m.reported = 0 AND m.ready_at <= ? AND m.sent_at > ?"
+        sql = _REPORT_SELECT + " WHERE m.reported = 0 AND m.ready_at <= ? AND m.sent_at > ?"
         args: list[Any] = [now, now - RETENTION]
         for column, value in (("m.bulk_id", bulk_id), ("m.message_id", message_id), ("m.final_channel", channel)):
             if value is not None:
@@ -325,7 +348,14 @@ class SandboxModel:
         with self._write() as db:
             rows = db.execute(sql, args).fetchall()
             db.executemany("UPDATE messages SET reported = 1 WHERE id = ?", [(row[0],) for row in rows])
-        return [_record(row) for row in rows]
+            older = [row[0] for row in rows if row[1] is None]  # accepted before reports were stored as text
+            records = {}
+            for start in range(0, len(older), 500):
+                chunk = older[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for row in db.execute(f"{_RECORD_SELECT} WHERE m.id IN ({marks})", chunk):
+                    records[row[0]] = _record(row)
+        return [text if text is not None else _COMPACT.encode(report_json(records[id_])) for id_, text in rows]
 
     def logs(
         self,
@@ -442,6 +472,9 @@ class SandboxModel:
         }
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+_REPORT_SELECT = "SELECT m.id, m.report_head || t.text FROM messages m LEFT JOIN report_tails t ON t.id = m.report_tail"
 _RECORD_SELECT = (
     "SELECT m.id, m.message_id, m.bulk_id, m.accepted_at, m.sent_at, m.ready_at, m.steps, b.texts,"
     " b.callback_data FROM messages m JOIN batches b ON b.id = m.batch_id"

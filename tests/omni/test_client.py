@@ -16,6 +16,8 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from campaigner.errors import (
     ConnectFailedError,
@@ -33,6 +35,7 @@ from campaigner.omni.client import (
     RetryPolicy,
     normalize_base_url,
     parse_retry_after,
+    split_results,
 )
 from campaigner.omni.models import (
     AdvancedRequest,
@@ -1065,3 +1068,37 @@ def test_logs_calls_keep_to_the_providers_limit_per_minute() -> None:
     assert run(many(None, 62)) < 1.0
     assert 1.5 < run(many(60, 62)) < 4.0
     assert ClientConfig(base_url=BASE, auth=ApiKeyAuth(KEY)).logs_per_minute == 120
+
+
+# --- report pages split into their entries' texts ---------------------------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(
+    results=st.lists(_JSON_VALUES, max_size=6),
+    indent=st.sampled_from([None, 0, 2]),
+    ascii_only=st.booleans(),
+)
+def test_a_results_page_splits_into_each_entrys_own_text(
+    results: list[Any], indent: int | None, ascii_only: bool
+) -> None:
+    body = json.dumps({"results": results}, indent=indent, ensure_ascii=ascii_only).encode()
+    split = split_results(body)
+    assert split is not None
+    items, texts = split
+    assert items == [r for r in results if isinstance(r, dict)]
+    assert [json.loads(t) for t in texts] == items
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"[]", b'{"results": 1}', b'{"other": [], "results": []}', b'{"results": [], "x": 1}', b'{"results": [1,]}',
+     b'{"results": [{"a": 1} {"b": 2}]}', b'{"results": []} junk', b'\xff\xfe'],
+)  # fmt: skip
+def test_a_body_of_another_shape_is_not_split(body: bytes) -> None:
+    assert split_results(body) is None
