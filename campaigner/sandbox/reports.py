@@ -29,17 +29,7 @@ def report_json(record: MessageRecord) -> dict[str, Any]:
     body["messageId"] = record.message_id
     if final.to is not None:
         body["to"] = final.to
-    body["sentAt"] = format_datetime(record.sent_at)
-    body["doneAt"] = format_datetime(record.done_at)
-    body["messageCount"] = final.message_count
-    if final.mcc_mnc is not None:
-        body["mccMnc"] = final.mcc_mnc
-    body["price"] = {"pricePerMessage": final.price, "currency": CURRENCY}
-    body["status"] = final.status.as_json()
-    body["error"] = final.error.as_json()
-    body["channel"] = final.channel
-    if record.callback_data is not None:
-        body["callbackData"] = record.callback_data
+    body.update(_tail(record.sent_at, record.done_at, final, record.callback_data))
     return body
 
 
@@ -52,9 +42,14 @@ def report_head(message_id: str, bulk_id: str | None, to: str | None) -> str:
 
 def report_tail(sent_at: float, final: StepOutcome, callback_data: str | None) -> str:
     """The rest of the report, from ``sentAt`` to the closing brace."""
+    return _text(_tail(sent_at, sent_at + final.end, final, callback_data))[1:]
+
+
+def _tail(sent_at: float, done_at: float, final: StepOutcome, callback_data: str | None) -> dict[str, Any]:
+    """The report's fields after its naming keys, in the provider's order."""
     body: dict[str, Any] = {
         "sentAt": format_datetime(sent_at),
-        "doneAt": format_datetime(sent_at + final.end),
+        "doneAt": format_datetime(done_at),
         "messageCount": final.message_count,
     }
     if final.mcc_mnc is not None:
@@ -65,7 +60,7 @@ def report_tail(sent_at: float, final: StepOutcome, callback_data: str | None) -
     body["channel"] = final.channel
     if callback_data is not None:
         body["callbackData"] = callback_data
-    return _text(body)[1:]
+    return body
 
 
 class TailCache:
