@@ -161,20 +161,20 @@ class RecipientSource:
         self._source.close()
 
     def __iter__(self) -> Iterator[Recipient | Skip]:
-        if self._started:
-            raise RuntimeError("the recipients of a RecipientSource can be read only once")
-        self._started = True
-        return self._read()
+        return self._read(self.records())
 
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """The raw ``(row, values)`` records, counted in ``rows``; the row errors are raised at the end.
 
-        With :meth:`row_reader` and :meth:`duplicates` this is the same reading as iterating, split in its
+        With :meth:`row_reader` and :class:`Duplicates` this is the same reading as iterating, split in its
         order-free part (each row alone) and its order-dependent part (the first row of an address wins).
         """
         if self._started:
             raise RuntimeError("the recipients of a RecipientSource can be read only once")
         self._started = True
+        return self._counted()
+
+    def _counted(self) -> Iterator[tuple[int, list[str]]]:
         errors: list[InputError] = []
         for record in read_records(self._source, errors):
             self.rows += 1
@@ -184,12 +184,10 @@ class RecipientSource:
     def row_reader(self) -> RowReader:
         return RowReader(self.spec, self.header, self._excludes, self.phones)
 
-    def _read(self) -> Iterator[Recipient | Skip]:
+    def _read(self, records: Iterator[tuple[int, list[str]]]) -> Iterator[Recipient | Skip]:
         read = self.row_reader().read
         duplicate = Duplicates().check
-        errors: list[InputError] = []
-        for row, values in read_records(self._source, errors):
-            self.rows += 1
+        for row, values in records:
             item = read(row, values)
             if type(item) is Skip:
                 yield item
@@ -197,7 +195,6 @@ class RecipientSource:
             addressed: Addressed = item  # type: ignore[assignment]
             skip = duplicate(row, addressed[2], addressed[3])
             yield skip if skip is not None else Recipient(row, addressed[0], addressed[1], addressed[4])
-        raise_errors(errors)
 
 
 Addressed = tuple[str | None, str | None, int | None, int | None, dict[str, str]]
