@@ -317,36 +317,31 @@ class WorkerPool:
         """
         pending: deque[tuple[int, Any]] = deque()  # (worker, None) awaited, or (-1, answer) made here
         busy = [0] * self.jobs
-        locals_pending = 0
+        made_here = 0
         records = iter(records)
         chunk = list(islice(records, CHUNK))
+
+        def ready() -> bool:
+            worker = pending[0][0]
+            return worker < 0 or self._workers[worker][2].poll()
+
         while chunk or pending:
             if chunk:
                 free = min(range(self.jobs), key=busy.__getitem__)
-                if busy[free] < AHEAD:
+                if busy[free] < AHEAD:  # keep every worker busy first
                     self._send(free, chunk)
                     pending.append((free, None))
                     busy[free] += 1
                     chunk = list(islice(records, CHUNK))
                     continue
-            worker, answer = pending[0] if pending else (-1, None)
-            if pending and (worker < 0 or self._workers[worker][2].poll()):
-                pending.popleft()
-                if worker < 0:
-                    locals_pending -= 1
-                    yield answer  # type: ignore[misc]  # made here: never None
-                else:
-                    busy[worker] -= 1
-                    yield self._receive(self._workers[worker][2])
-                continue
-            if chunk and local is not None and locals_pending < AHEAD:
-                pending.append((-1, local(chunk)))
-                locals_pending += 1
-                chunk = list(islice(records, CHUNK))
-                continue
-            worker, answer = pending.popleft()  # nothing to do but wait for the oldest answer
+                if local is not None and made_here < AHEAD and not ready():  # work instead of waiting
+                    pending.append((-1, local(chunk)))
+                    made_here += 1
+                    chunk = list(islice(records, CHUNK))
+                    continue
+            worker, answer = pending.popleft()  # the oldest answer, in or awaited
             if worker < 0:
-                locals_pending -= 1
+                made_here -= 1
                 yield answer
             else:
                 busy[worker] -= 1
@@ -383,5 +378,7 @@ def _widen(conn: Connection) -> None:
 
 
 def _stopped(trace: str | None) -> RuntimeError:
-    what = f":\n{trace}" if trace else " (killed, or out of memory?)"
+    """One line: the worker's exception (the last line of its traceback), else how it probably died."""
+    lines = (trace or "").strip().splitlines()
+    what = f": {lines[-1]}" if lines else " (killed, or out of memory?)"
     return RuntimeError(f"a planning worker process stopped unexpectedly{what}")

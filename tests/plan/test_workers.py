@@ -190,3 +190,9 @@ def test_what_workers_send_back_pickles_to_equal_objects(tmp_path: Path) -> None
     assert type(again) is InputError
     assert again.format() == error.format()
     assert (again.row, again.hint, again.message) == (4, "h", "sms.text: renders empty")
+
+
+def test_a_worker_error_is_one_line_naming_its_exception() -> None:
+    trace = 'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\nValueError: bad thing\n'
+    assert str(workers._stopped(trace)) == "a planning worker process stopped unexpectedly: ValueError: bad thing"
+    assert str(workers._stopped(None)) == "a planning worker process stopped unexpectedly (killed, or out of memory?)"
