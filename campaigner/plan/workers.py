@@ -319,7 +319,19 @@ class WorkerPool:
         busy = [0] * self.jobs
         made_here = 0
         records = iter(records)
-        chunk = list(islice(records, CHUNK))
+        failure: Exception | None = None  # the records' own errors, raised after the last answer
+
+        def next_chunk() -> Chunk:
+            nonlocal failure
+            chunk: Chunk = []
+            if failure is None:
+                try:
+                    chunk.extend(islice(records, CHUNK))
+                except Exception as exc:  # the CSV's row errors come when its records end
+                    failure = exc
+            return chunk
+
+        chunk = next_chunk()
 
         def ready() -> bool:
             worker = pending[0][0]
@@ -332,12 +344,12 @@ class WorkerPool:
                     self._send(free, chunk)
                     pending.append((free, None))
                     busy[free] += 1
-                    chunk = list(islice(records, CHUNK))
+                    chunk = next_chunk()
                     continue
                 if local is not None and made_here < AHEAD and not ready():  # work instead of waiting
                     pending.append((-1, local(chunk)))
                     made_here += 1
-                    chunk = list(islice(records, CHUNK))
+                    chunk = next_chunk()
                     continue
             worker, answer = pending.popleft()  # the oldest answer, in or awaited
             if worker < 0:
@@ -346,6 +358,8 @@ class WorkerPool:
             else:
                 busy[worker] -= 1
                 yield self._receive(self._workers[worker][2])
+        if failure is not None:
+            raise failure
 
     def _send(self, turn: int, chunk: Chunk) -> None:
         _, requests, answers = self._workers[turn]

@@ -196,3 +196,18 @@ def test_a_worker_error_is_one_line_naming_its_exception() -> None:
     trace = 'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\nValueError: bad thing\n'
     assert str(workers._stopped(trace)) == "a planning worker process stopped unexpectedly: ValueError: bad thing"
     assert str(workers._stopped(None)) == "a planning worker process stopped unexpectedly (killed, or out of memory?)"
+
+
+def test_csv_errors_come_after_every_row_as_from_one_process(tmp_path: Path, small_chunks: None) -> None:
+    rows = [f"N{i},+38591100{i:04d},,{i}" for i in range(20)]
+    rows[3] = "N3,+385911000003,,3,one field too many"  # the reader's error: raised when the records end
+    rows[-1] = "Zed,+385911009999,,"  # a row error in the last chunk: reported too
+    path = campaign(tmp_path, rows, flow="SMS")
+    one, one_errors = stream(path, 1)
+    two, two_errors = stream(path, 2)
+    assert shown(two) == shown(one)
+    assert two_errors == one_errors
+    assert [e.split(": error: ")[1] for e in one_errors] == [
+        "5 fields, the header has 4 (a value containing ',', a line break or a \" must be in double quotes)",
+        "sms.text: renders empty",
+    ]
