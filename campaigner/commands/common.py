@@ -59,8 +59,8 @@ def open_ledger(target: Target, *, create: bool, state: str | None = None) -> Le
 def sent_lookup(
     ledger: Ledger | None, target: Target, campaign: str
 ) -> Callable[[Sequence[str]], dict[str, str]] | None:
-    if ledger is None:
-        return None
+    if ledger is None or not ledger.holds_messages(target.id, campaign):
+        return None  # nothing to look up (a first apply): no query per chunk of the plan
 
     def lookup(message_ids: Sequence[str]) -> dict[str, str]:
         return ledger.states(target.id, campaign, message_ids)

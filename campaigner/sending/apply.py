@@ -155,7 +155,12 @@ class Sender:
 
     def _groups(self) -> Iterator[list[PlannedMessage]]:
         job = self.job
-        lookup = lambda ids: self.ledger.states(job.target.id, job.campaign, ids)  # noqa: E731
+        # Sent messages are dropped before grouping, so that requests stay full. A campaign the ledger holds
+        # no message of (a first apply, nothing adopted) has none to drop, and is not looked up a chunk at
+        # a time: the claim refuses any message that is not new or planned in either case.
+        lookup = None
+        if self.ledger.holds_messages(job.target.id, job.campaign):
+            lookup = lambda ids: self.ledger.states(job.target.id, job.campaign, ids)  # noqa: E731
         fresh = (m for m in unsent(job.messages(), lookup, lambda _m: None) if isinstance(m, PlannedMessage))
         return group_requests(fresh, job.batch_size)
 

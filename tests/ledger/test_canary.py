@@ -72,6 +72,8 @@ def test_a_version_4_ledger_gains_the_canary_tables(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     for table in ("canaries", "canary_messages", "stops", "latencies"):  # what migrations 5 and 6 made
         conn.execute(f"DROP TABLE {table}")
+    conn.execute("DROP INDEX messages_in_doubt")  # and what migration 7 changed
+    conn.execute("CREATE INDEX messages_by_state_id ON messages (target, campaign, state, message_id)")
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()

@@ -46,8 +46,8 @@ def test_nonsense_is_refused(ledger_location: str, p50: float, p95: float, reque
 
 def _version_5_ledger(location: str) -> None:
     """A ledger as the campaigner before this migration left it: schema version 5, one message sent."""
-    before = SCHEMA_VERSION - 1
-    assert len(_MIGRATIONS) == before + 1 and "latencies" in _MIGRATIONS[before][0]
+    before = 5
+    assert "latencies" in _MIGRATIONS[before][0]
     if location.startswith("postgresql://"):
         with psycopg.connect(location, autocommit=True) as conn:
             conn.execute("CREATE SCHEMA campaigner; SET search_path TO campaigner")
@@ -87,7 +87,7 @@ def _version(location: str) -> int:
 
 def test_a_ledger_of_the_previous_version_is_migrated_in_place(ledger_location: str) -> None:
     _version_5_ledger(ledger_location)
-    assert _version(ledger_location) == SCHEMA_VERSION - 1
+    assert _version(ledger_location) == 5
     with Ledger(ledger_location, create=False) as led:  # plan opens it so: the migration runs all the same
         assert led.latency(T) is None
         assert led.states(T, "c", ["m1", "m2"]) == {"m1": "accepted"}  # what was there stays

@@ -96,7 +96,7 @@ def test_a_version_1_ledger_is_migrated_in_place(tmp_path: Path) -> None:
     with Ledger(path) as led:
         assert [p.message_id for p in led.in_doubt(T, "c", limit=10)] == ["m0"]
     indexes = {r[0] for r in raw(path, "SELECT name FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL")}
-    assert indexes == {"messages_by_state_id", "messages_by_row"}
+    assert indexes == {"messages_in_doubt", "messages_by_row"}
     assert raw(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
@@ -347,12 +347,37 @@ def test_doubts_are_read_a_page_at_a_time_in_id_order(ledger: Ledger) -> None:
 
 def test_the_doubt_query_uses_an_index(sqlite_ledger: Ledger) -> None:
     plan = sqlite_ledger._db.execute(
-        "EXPLAIN QUERY PLAN SELECT message_id FROM messages WHERE target = ? AND campaign = ? AND state = ? "
-        "AND message_id > ? ORDER BY message_id LIMIT 5",
-        (T, C, "unknown", "m"),
+        "EXPLAIN QUERY PLAN SELECT message_id FROM messages WHERE target = ? AND campaign = ? "
+        "AND state IN ('sending', 'unknown') AND state = 'unknown' AND message_id > ? ORDER BY message_id LIMIT 5",
+        (T, C, "m"),
     ).fetchall()
     detail = " ".join(str(r[-1]) for r in plan)
-    assert "messages_by_state_id" in detail and "TEMP B-TREE" not in detail, detail
+    assert "messages_in_doubt" in detail and "TEMP B-TREE" not in detail, detail
+
+
+def test_accepted_messages_leave_the_doubt_index(sqlite_ledger: Ledger) -> None:
+    """Only messages in flight or in doubt are in the state index (issue 14: an index of every message by
+    state cost a random page write per message per state change)."""
+    sqlite_ledger.claim_for_sending(T, C, intents(5), at=1.0)
+    sqlite_ledger.mark_accepted(T, [("m0", None), ("m1", None)], at=2.0)
+    sqlite_ledger.mark_unknown(T, ["m2"], "read timeout", at=2.0)
+
+    def indexed() -> set[tuple[str, str]]:
+        return set(
+            sqlite_ledger._db.execute(
+                "SELECT message_id, state FROM messages INDEXED BY messages_in_doubt "
+                "WHERE target = ? AND campaign = ? AND state IN ('sending', 'unknown')",
+                (T, C),
+            ).fetchall()
+        )
+
+    assert indexed() == {("m2", "unknown"), ("m3", "sending"), ("m4", "sending")}
+    assert sqlite_ledger.count_in_doubt(T, C) == 3
+    assert [p.message_id for p in sqlite_ledger.in_doubt(T, C, state="sending", limit=10)] == ["m3", "m4"]
+    (entries,) = sqlite_ledger._db.execute(
+        "SELECT count(*) FROM messages INDEXED BY messages_in_doubt WHERE state IN ('sending', 'unknown')"
+    ).fetchone()
+    assert entries == 3
 
 
 def test_adopt_from_logs(ledger: Ledger) -> None:
