@@ -77,3 +77,40 @@ def provider_environ(url: str, state: str, *, read_timeout: str | None = "1", **
         env["CAMPAIGNER_READ_TIMEOUT"] = read_timeout
     env.update(extra)
     return env
+
+
+def old_ledger(location: str, version: int, messages: list[tuple[str, str, str, str]]) -> None:
+    """A ledger as an older campaigner left it: the first ``version`` migrations, then ``messages``
+    (target, message_id, campaign, state), on SQLite (a file path) or PostgreSQL (a URL)."""
+    import sqlite3
+    from pathlib import Path
+
+    from campaigner.ledger.database import _MIGRATIONS, APPLICATION_ID
+    from campaigner.ledger.postgres import translate
+
+    insert = "INSERT INTO messages (target, message_id, campaign, state) VALUES (?, ?, ?, ?)"
+    if location.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(location, autocommit=True) as conn:
+            conn.execute("CREATE SCHEMA campaigner; SET search_path TO campaigner")
+            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            for statements in _MIGRATIONS[:version]:
+                for statement in statements:
+                    conn.execute(translate(statement).encode())
+            conn.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(version),))
+            for row in messages:
+                conn.execute(translate(insert).encode(), row)
+        return
+    path = Path(location)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statements in _MIGRATIONS[:version]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {version}")
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.executemany(insert, messages)
+    finally:
+        db.close()

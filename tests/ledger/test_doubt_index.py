@@ -12,10 +12,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from helpers import old_ledger
 
-from campaigner.ledger.database import _MIGRATIONS, APPLICATION_ID, SCHEMA_VERSION
+from campaigner.ledger.database import _MIGRATIONS, SCHEMA_VERSION
 from campaigner.ledger.messages import Ledger, MessageIntent
-from campaigner.ledger.postgres import translate
 
 T = "sandbox"
 C = "spring-sale"
@@ -27,36 +27,9 @@ def intents(names: list[str]) -> list[MessageIntent]:
 
 def _schema_6_ledger(location: str) -> None:
     """A ledger as campaigner left it before schema 7: messages in every state, the old state index."""
-    before = 6
     assert "messages_by_state_id" in _MIGRATIONS[1][0] and "latencies" in _MIGRATIONS[5][0]
-    rows = [("m-sending", "sending"), ("m-unknown", "unknown"), ("m-accepted", "accepted"), ("m-planned", "planned")]
-    if location.startswith("postgresql://"):
-        with psycopg.connect(location, autocommit=True) as conn:
-            conn.execute("CREATE SCHEMA campaigner; SET search_path TO campaigner")
-            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            for statements in _MIGRATIONS[:before]:
-                for statement in statements:
-                    conn.execute(translate(statement).encode())
-            conn.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(before),))
-            for mid, state in rows:
-                conn.execute(
-                    "INSERT INTO messages (target, message_id, campaign, state) VALUES (%s, %s, %s, %s)",
-                    (T, mid, C, state),
-                )
-        return
-    path = Path(location)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    for statements in _MIGRATIONS[:before]:
-        for statement in statements:
-            conn.execute(statement)
-    conn.execute(f"PRAGMA user_version = {before}")
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    for mid, state in rows:
-        conn.execute(
-            "INSERT INTO messages (target, message_id, campaign, state) VALUES (?, ?, ?, ?)", (T, mid, C, state)
-        )
-    conn.close()
+    states = ("sending", "unknown", "accepted", "planned")
+    old_ledger(location, 6, [(T, f"m-{state}", C, state) for state in states])
 
 
 def _indexes(location: str) -> set[str]:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
 import psycopg
 import pytest
+from helpers import old_ledger
 
-from campaigner.ledger.database import _MIGRATIONS, APPLICATION_ID, SCHEMA_VERSION
+from campaigner.ledger.database import _MIGRATIONS, SCHEMA_VERSION
 from campaigner.ledger.latency import MIN_REQUESTS, LatencyRecord
 from campaigner.ledger.messages import Ledger, MessageIntent
-from campaigner.ledger.postgres import translate
 
 T = "https://api.example.com"
 
@@ -46,30 +45,8 @@ def test_nonsense_is_refused(ledger_location: str, p50: float, p95: float, reque
 
 def _version_5_ledger(location: str) -> None:
     """A ledger as the campaigner before this migration left it: schema version 5, one message sent."""
-    before = 5
-    assert "latencies" in _MIGRATIONS[before][0]
-    if location.startswith("postgresql://"):
-        with psycopg.connect(location, autocommit=True) as conn:
-            conn.execute("CREATE SCHEMA campaigner; SET search_path TO campaigner")
-            conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-            for statements in _MIGRATIONS[:before]:
-                for statement in statements:
-                    conn.execute(translate(statement).encode())
-            conn.execute("INSERT INTO meta VALUES ('schema_version', %s)", (str(before),))
-            conn.execute(
-                "INSERT INTO messages (target, message_id, campaign, state) VALUES (%s, 'm1', 'c', 'accepted')", (T,)
-            )
-        return
-    path = Path(location)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None)
-    for statements in _MIGRATIONS[:before]:
-        for statement in statements:
-            conn.execute(statement)
-    conn.execute(f"PRAGMA user_version = {before}")
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("INSERT INTO messages (target, message_id, campaign, state) VALUES (?, 'm1', 'c', 'accepted')", (T,))
-    conn.close()
+    assert "latencies" in _MIGRATIONS[5][0]
+    old_ledger(location, 5, [(T, "m1", "c", "accepted")])
 
 
 def _version(location: str) -> int:
